@@ -1,0 +1,84 @@
+/*
+ * state.h - the per-customer state and its compact, versioned binary encoding.
+ *
+ * The state holds what SEMANTICS.md needs of a customer's past, and no more:
+ *  - one aggregate per event day still inside the longest window
+ *    (orders, items, gross, returns, returned money of that day);
+ *  - the 64-bit hashes of the last 32 event ids (duplicate detection);
+ *  - per behaviour: the class (target bit), the number of signals emitted so
+ *    far (the ordinal that makes signal ids deterministic) and, in memory
+ *    only, the pending expiry due day (derived from the days on decode).
+ *
+ * Memory layout: an hf_customer is one allocation owned by its store; the
+ * arrays inside it are separately allocated and owned by the customer.
+ */
+#ifndef HF_STATE_H
+#define HF_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HF_RECENT_IDS 32
+#define HF_NO_DUE INT32_MAX
+
+typedef struct hf_day_agg {
+    int32_t day;
+    uint32_t orders;
+    uint32_t returns;
+    int64_t items;
+    int64_t gross_minor;
+    int64_t returned_minor;
+} hf_day_agg;
+
+typedef struct hf_customer {
+    hf_day_agg *days;       /* ascending by day, unique days */
+    uint32_t ndays;
+    uint32_t days_cap;
+    uint64_t *recent;       /* ring of the last nrecent event-id hashes */
+    uint8_t nrecent;        /* <= HF_RECENT_IDS */
+    uint8_t recent_pos;     /* next slot to overwrite once full */
+    uint8_t recent_cap;
+    uint8_t nbeh;           /* number of behaviours the arrays below hold */
+    uint32_t target;        /* bit b: target for behaviour b */
+    uint32_t *flips;        /* [nbeh] signals emitted so far per behaviour */
+    int32_t *due;           /* [nbeh] pending expiry day or HF_NO_DUE (not encoded) */
+    uint32_t id_len;
+    char *id;               /* customer_id bytes, NUL-terminated, owned */
+    uint32_t flags;         /* store's use (e.g. dirty) */
+} hf_customer;
+
+#define HF_STATE_VERSION 1
+
+/* Allocates a new, empty (non-target) customer for nbeh behaviours. */
+hf_customer *hf_customer_new(const char *id, size_t id_len, uint32_t nbeh);
+void hf_customer_destroy(hf_customer *c);
+
+/* Duplicate detection over the ring of recent event-id hashes. */
+int hf_customer_seen(const hf_customer *c, uint64_t id_hash);
+void hf_customer_remember(hf_customer *c, uint64_t id_hash);
+
+/* Adds an accepted event to its day's aggregate (inserting the day). */
+int hf_customer_add(hf_customer *c, int32_t day, int is_return,
+                    int64_t amount_minor, int64_t items);
+/* Drops the day aggregates with day <= before_or_at. */
+void hf_customer_prune(hf_customer *c, int32_t before_or_at);
+
+/*
+ * Encodes the customer (not its id, not the due days) into buf.
+ * Returns the number of bytes written, or the size needed when it is larger
+ * than buf_size (then nothing useful is written). Never fails otherwise.
+ */
+size_t hf_state_encode(const hf_customer *c, uint8_t *buf, size_t buf_size);
+
+/*
+ * Decodes a state written by hf_state_encode into c (an existing customer
+ * whose arrays are replaced). Returns 0, or -1 with a reason in errstr for a
+ * truncated, corrupt or unknown-version value.
+ */
+int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
+                    char *errstr, size_t errstr_size);
+
+/* Hash of an event id, as kept in the ring. */
+uint64_t hf_event_id_hash(const char *id, size_t len);
+
+#endif
