@@ -36,12 +36,13 @@ int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,
 /*
  * Step 4 and 5: applies the accepted (valid, not duplicate) event e to c at
  * clock day `clock_day` (>= e's day). Emits at most one signal per behaviour.
- * Updates c->due[b] for the behaviours it counted for. Returns the bit set of
- * the behaviours the event counted for (0: too late for all of them).
+ * Updates c->due[b] for the behaviours it counted for. Sets *counted to the
+ * bit set of the behaviours the event counted for (0: too late for all).
+ * Returns 0, or -1 when out of memory (then nothing changed).
  */
-uint32_t hf_engine_apply(const hf_engine *eng, hf_customer *c,
-                         const hf_event *e, int32_t clock_day,
-                         hf_signal_fn emit, void *opaque);
+int hf_engine_apply(const hf_engine *eng, hf_customer *c, const hf_event *e,
+                    int32_t clock_day, hf_signal_fn emit, void *opaque,
+                    uint32_t *counted);
 
 /*
  * Step 3, one expiry: re-evaluates c for behaviour b at `due_day` and emits a

@@ -1,0 +1,151 @@
+/*
+ * engine.c - SEMANTICS.md as code: window metrics, classes, transitions and
+ * expiry due days of one customer. Pure: no I/O, no allocation but the
+ * customer's own arrays.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+void hf_engine_init(hf_engine *eng, const hf_behaviour *behaviours, uint32_t n)
+{
+    memset(eng, 0, sizeof(*eng));
+    if (n > HF_MAX_BEHAVIOURS)
+        n = HF_MAX_BEHAVIOURS;
+    eng->n = n;
+    for (uint32_t b = 0; b < n; b++) {
+        eng->behaviours[b] = behaviours[b];
+        eng->fingerprints[b] = hf_behaviour_fingerprint(&behaviours[b]);
+        if (behaviours[b].window_days > eng->max_window)
+            eng->max_window = behaviours[b].window_days;
+    }
+}
+
+void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
+                       int32_t day, hf_metrics *m)
+{
+    int64_t from = (int64_t)day - eng->behaviours[b].window_days; /* exclusive */
+    memset(m, 0, sizeof(*m));
+    for (uint32_t i = c->ndays; i > 0; i--) {
+        const hf_day_agg *a = &c->days[i - 1];
+        if (a->day <= from)
+            break;
+        if (a->day > day)
+            continue;
+        m->orders += a->orders;
+        m->items += a->items;
+        m->gross_minor += a->gross_minor;
+        m->returns += a->returns;
+        m->returned_minor += a->returned_minor;
+    }
+    m->net_minor = m->gross_minor - m->returned_minor;
+}
+
+int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,
+                      int32_t day)
+{
+    int64_t w = eng->behaviours[b].window_days;
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        int64_t d = c->days[i].day;
+        if (d > (int64_t)day - w && d <= day) {
+            int64_t due = d + w;
+            return due >= HF_NO_DUE ? HF_NO_DUE - 1 : (int32_t)due;
+        }
+    }
+    return HF_NO_DUE;
+}
+
+/* The signal id: 128 bits of the behaviour's definition, the customer, the
+ * signal's ordinal for that customer and behaviour, its kind and time. */
+static void signal_id(const hf_engine *eng, const hf_customer *c, uint32_t b,
+                      uint32_t ordinal, hf_signal_kind kind, int64_t t,
+                      char out[33])
+{
+    uint8_t head[8 + 4 + 1 + 8];
+    memcpy(head, &eng->fingerprints[b], 8);
+    memcpy(head + 8, &ordinal, 4);
+    head[12] = (uint8_t)kind;
+    memcpy(head + 13, &t, 8);
+    XXH128_hash_t h = XXH3_128bits_withSeed(c->id, c->id_len,
+                                            XXH3_64bits(head, sizeof(head)));
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
+}
+
+/* Evaluates c for b at `day`; on a class change emits a signal. */
+static void evaluate(const hf_engine *eng, hf_customer *c, uint32_t b,
+                     int32_t day, hf_signal_cause cause, int64_t t,
+                     const hf_event *trigger, hf_signal_fn emit, void *opaque)
+{
+    hf_metrics m;
+    hf_engine_metrics(eng, c, b, day, &m);
+    unsigned failing = hf_behaviour_failing(&eng->behaviours[b], &m);
+    uint32_t bit = UINT32_C(1) << b;
+    int was = (c->target & bit) != 0;
+    int is = failing == 0;
+    if (was != is) {
+        hf_signal s;
+        memset(&s, 0, sizeof(s));
+        s.behaviour = b;
+        s.behaviour_name = eng->behaviours[b].name;
+        s.customer_id = c->id;
+        s.customer_id_len = c->id_len;
+        s.kind = is ? HF_KIND_HIRE : HF_KIND_FIRE;
+        s.cause = cause;
+        s.effective_time = t;
+        s.metrics = m;
+        s.failing = failing;
+        if (trigger != NULL) {
+            s.trigger_event_id = trigger->event_id;
+            s.trigger_event_id_len = trigger->event_id_len;
+            s.trigger_source = trigger->source;
+        } else {
+            s.trigger_source.partition = -1;
+            s.trigger_source.offset = -1;
+        }
+        signal_id(eng, c, b, c->flips[b], s.kind, t, s.signal_id);
+        c->target ^= bit;
+        c->flips[b]++;
+        if (emit)
+            emit(opaque, &s);
+    }
+    c->due[b] = hf_engine_due(eng, c, b, day);
+}
+
+int hf_engine_apply(const hf_engine *eng, hf_customer *c, const hf_event *e,
+                    int32_t clock_day, hf_signal_fn emit, void *opaque,
+                    uint32_t *counted_out)
+{
+    int32_t d = hf_event_day(e->event_time);
+    uint32_t counted = 0;
+    for (uint32_t b = 0; b < eng->n; b++)
+        if ((int64_t)d > (int64_t)clock_day - eng->behaviours[b].window_days)
+            counted |= UINT32_C(1) << b;
+    *counted_out = counted;
+    if (counted == 0)
+        return 0;
+    /* Days that left the longest window can no longer count anywhere. */
+    hf_customer_prune(c, (int32_t)((int64_t)clock_day - eng->max_window));
+    if (hf_customer_add(c, d, e->type == HF_EVENT_RETURN, e->amount_minor,
+                        e->items) != 0) {
+        *counted_out = 0;
+        return -1;
+    }
+    hf_signal_cause cause =
+        e->type == HF_EVENT_RETURN ? HF_CAUSE_RETURN : HF_CAUSE_PURCHASE;
+    for (uint32_t b = 0; b < eng->n; b++)
+        if (counted & (UINT32_C(1) << b))
+            evaluate(eng, c, b, clock_day, cause, e->event_time, e, emit, opaque);
+    return 0;
+}
+
+void hf_engine_expire(const hf_engine *eng, hf_customer *c, uint32_t b,
+                      int32_t due_day, hf_signal_fn emit, void *opaque)
+{
+    evaluate(eng, c, b, due_day, HF_CAUSE_EXPIRY,
+             (int64_t)due_day * HF_MS_PER_DAY, NULL, emit, opaque);
+    /* Prune only what no behaviour can see from this day on. */
+    hf_customer_prune(c, (int32_t)((int64_t)due_day - eng->max_window));
+}

@@ -1,0 +1,346 @@
+/*
+ * state.c - per-customer state and its compact, versioned binary encoding.
+ *
+ * Encoding, version 1 (all integers unsigned LEB128 varints unless noted):
+ *   u8      version (1)
+ *   varint  nbeh, then target bits, then nbeh x flips
+ *   varint  nrecent, then nrecent x 6-byte little-endian event-id hashes,
+ *           oldest first
+ *   varint  ndays, then per day, ascending:
+ *             day: the first as a zigzag varint, the next as the positive
+ *             delta from the previous day
+ *             orders, returns;
+ *             items, gross_minor     (only when orders > 0)
+ *             returned_minor         (only when returns > 0)
+ * Due days are not stored: they follow from the days and the stream's clock.
+ * A customer with three active days, three ids and two behaviours takes
+ * about 45 bytes.
+ */
+#include "state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define ID_HASH_BYTES 6
+#define ID_HASH_MASK ((UINT64_C(1) << (8 * ID_HASH_BYTES)) - 1)
+
+uint64_t hf_event_id_hash(const char *id, size_t len)
+{
+    return XXH3_64bits(id, len) & ID_HASH_MASK;
+}
+
+hf_customer *hf_customer_new(const char *id, size_t id_len, uint32_t nbeh)
+{
+    hf_customer *c = calloc(1, sizeof(*c) + id_len + 1);
+    if (c == NULL)
+        return NULL;
+    c->id = (char *)(c + 1);
+    memcpy(c->id, id, id_len);
+    c->id[id_len] = '\0';
+    c->id_len = (uint32_t)id_len;
+    c->nbeh = (uint8_t)nbeh;
+    if (nbeh > 0) {
+        c->flips = calloc(nbeh, sizeof(uint32_t) + sizeof(int32_t));
+        if (c->flips == NULL) {
+            free(c);
+            return NULL;
+        }
+        c->due = (int32_t *)(c->flips + nbeh);
+        for (uint32_t b = 0; b < nbeh; b++)
+            c->due[b] = HF_NO_DUE;
+    }
+    return c;
+}
+
+void hf_customer_destroy(hf_customer *c)
+{
+    if (c == NULL)
+        return;
+    free(c->days);
+    free(c->recent);
+    free(c->flips);
+    free(c);
+}
+
+int hf_customer_seen(const hf_customer *c, uint64_t id_hash)
+{
+    for (uint32_t i = 0; i < c->nrecent; i++)
+        if (c->recent[i] == id_hash)
+            return 1;
+    return 0;
+}
+
+void hf_customer_remember(hf_customer *c, uint64_t id_hash)
+{
+    if (c->nrecent < HF_RECENT_IDS) {
+        if (c->nrecent == c->recent_cap) {
+            uint32_t cap = c->recent_cap ? c->recent_cap * 2u : 4u;
+            if (cap > HF_RECENT_IDS)
+                cap = HF_RECENT_IDS;
+            uint64_t *p = realloc(c->recent, cap * sizeof(*p));
+            if (p == NULL) {
+                /* Out of memory: forget the oldest id instead of failing. */
+                if (c->nrecent == 0)
+                    return;
+                memmove(c->recent, c->recent + 1,
+                        (c->nrecent - 1u) * sizeof(*c->recent));
+                c->recent[c->nrecent - 1u] = id_hash;
+                return;
+            }
+            c->recent = p;
+            c->recent_cap = (uint8_t)cap;
+        }
+        c->recent[c->nrecent++] = id_hash;
+        return;
+    }
+    c->recent[c->recent_pos] = id_hash;
+    c->recent_pos = (uint8_t)((c->recent_pos + 1u) % HF_RECENT_IDS);
+}
+
+int hf_customer_add(hf_customer *c, int32_t day, int is_return,
+                    int64_t amount_minor, int64_t items)
+{
+    /* Days are ascending; most events land on the last day or after it. */
+    uint32_t i = c->ndays;
+    while (i > 0 && c->days[i - 1].day > day)
+        i--;
+    if (i == 0 || c->days[i - 1].day != day) {
+        if (c->ndays == c->days_cap) {
+            uint32_t cap = c->days_cap ? c->days_cap * 2u : 2u;
+            hf_day_agg *p = realloc(c->days, cap * sizeof(*p));
+            if (p == NULL)
+                return -1;
+            c->days = p;
+            c->days_cap = cap;
+        }
+        memmove(c->days + i + 1, c->days + i, (c->ndays - i) * sizeof(*c->days));
+        memset(&c->days[i], 0, sizeof(c->days[i]));
+        c->days[i].day = day;
+        c->ndays++;
+        i++;
+    }
+    hf_day_agg *a = &c->days[i - 1];
+    if (is_return) {
+        a->returns++;
+        a->returned_minor += amount_minor;
+    } else {
+        a->orders++;
+        a->items += items;
+        a->gross_minor += amount_minor;
+    }
+    return 0;
+}
+
+void hf_customer_prune(hf_customer *c, int32_t before_or_at)
+{
+    uint32_t n = 0;
+    while (n < c->ndays && c->days[n].day <= before_or_at)
+        n++;
+    if (n == 0)
+        return;
+    memmove(c->days, c->days + n, (c->ndays - n) * sizeof(*c->days));
+    c->ndays -= n;
+}
+
+/*--- Encoding ----------------------------------------------------------*/
+
+typedef struct wr {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+} wr;
+
+static void put_u8(wr *w, uint8_t v)
+{
+    if (w->len < w->cap)
+        w->p[w->len] = v;
+    w->len++;
+}
+
+static void put_varint(wr *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        put_u8(w, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    put_u8(w, (uint8_t)v);
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+size_t hf_state_encode(const hf_customer *c, uint8_t *buf, size_t buf_size)
+{
+    wr w = {buf, buf_size, 0};
+    put_u8(&w, HF_STATE_VERSION);
+    put_varint(&w, c->nbeh);
+    put_varint(&w, c->target);
+    for (uint32_t b = 0; b < c->nbeh; b++)
+        put_varint(&w, c->flips[b]);
+    put_varint(&w, c->nrecent);
+    uint32_t start = c->nrecent == HF_RECENT_IDS ? c->recent_pos : 0;
+    for (uint32_t k = 0; k < c->nrecent; k++) {
+        uint64_t h = c->recent[(start + k) % c->nrecent];
+        for (int j = 0; j < ID_HASH_BYTES; j++)
+            put_u8(&w, (uint8_t)(h >> (8 * j)));
+    }
+    put_varint(&w, c->ndays);
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        const hf_day_agg *a = &c->days[i];
+        if (i == 0)
+            put_varint(&w, zigzag(a->day));
+        else
+            put_varint(&w, (uint64_t)((int64_t)a->day - c->days[i - 1].day));
+        put_varint(&w, a->orders);
+        put_varint(&w, a->returns);
+        if (a->orders > 0) {
+            put_varint(&w, (uint64_t)a->items);
+            put_varint(&w, (uint64_t)a->gross_minor);
+        }
+        if (a->returns > 0)
+            put_varint(&w, (uint64_t)a->returned_minor);
+    }
+    return w.len;
+}
+
+typedef struct rd {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    int err;
+} rd;
+
+static uint64_t get_varint(rd *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->pos >= r->len) {
+            r->err = 1;
+            return 0;
+        }
+        uint8_t byte = r->p[r->pos++];
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return v;
+    }
+    r->err = 1;
+    return 0;
+}
+
+int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
+                    char *errstr, size_t errstr_size)
+{
+    rd r = {buf, len, 0, 0};
+    if (len == 0) {
+        snprintf(errstr, errstr_size, "state is empty");
+        return -1;
+    }
+    uint8_t version = buf[r.pos++];
+    if (version != HF_STATE_VERSION) {
+        snprintf(errstr, errstr_size, "state version %u is not supported (expected %u)",
+                 version, HF_STATE_VERSION);
+        return -1;
+    }
+    uint64_t nbeh = get_varint(&r);
+    if (!r.err && nbeh != c->nbeh) {
+        snprintf(errstr, errstr_size,
+                 "state has %llu behaviours, the configuration has %u",
+                 (unsigned long long)nbeh, c->nbeh);
+        return -1;
+    }
+    uint32_t target = (uint32_t)get_varint(&r);
+    uint32_t flips[256];
+    for (uint32_t b = 0; b < nbeh && !r.err; b++)
+        flips[b] = (uint32_t)get_varint(&r);
+    uint64_t nrecent = get_varint(&r);
+    if (!r.err && nrecent > HF_RECENT_IDS) {
+        snprintf(errstr, errstr_size, "state is corrupt: %llu recent ids",
+                 (unsigned long long)nrecent);
+        return -1;
+    }
+    if (!r.err && r.len - r.pos < nrecent * ID_HASH_BYTES)
+        r.err = 1;
+    uint64_t recent[HF_RECENT_IDS];
+    for (uint32_t k = 0; k < nrecent && !r.err; k++) {
+        uint64_t h = 0;
+        for (int j = 0; j < ID_HASH_BYTES; j++)
+            h |= (uint64_t)r.p[r.pos++] << (8 * j);
+        recent[k] = h;
+    }
+    uint64_t ndays = get_varint(&r);
+    if (!r.err && ndays > r.len - r.pos) { /* each day takes >= 3 bytes */
+        r.err = 1;
+    }
+    hf_day_agg *days = NULL;
+    if (!r.err && ndays > 0) {
+        days = calloc(ndays, sizeof(*days));
+        if (days == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+    }
+    int64_t prev = 0;
+    for (uint64_t i = 0; i < ndays && !r.err; i++) {
+        hf_day_agg *a = &days[i];
+        int64_t day = i == 0 ? unzigzag(get_varint(&r)) : prev + (int64_t)get_varint(&r);
+        if (day > INT32_MAX || day < INT32_MIN || (i > 0 && day <= prev)) {
+            free(days);
+            snprintf(errstr, errstr_size, "state is corrupt: day %lld out of order",
+                     (long long)day);
+            return -1;
+        }
+        a->day = (int32_t)day;
+        prev = day;
+        a->orders = (uint32_t)get_varint(&r);
+        a->returns = (uint32_t)get_varint(&r);
+        if (a->orders > 0) {
+            a->items = (int64_t)get_varint(&r);
+            a->gross_minor = (int64_t)get_varint(&r);
+        }
+        if (a->returns > 0)
+            a->returned_minor = (int64_t)get_varint(&r);
+    }
+    if (r.err) {
+        free(days);
+        snprintf(errstr, errstr_size, "state is truncated (%zu bytes)", len);
+        return -1;
+    }
+    if (r.pos != len) {
+        free(days);
+        snprintf(errstr, errstr_size, "state has %zu trailing bytes", len - r.pos);
+        return -1;
+    }
+    uint64_t *ring = NULL;
+    if (nrecent > 0) {
+        ring = malloc(HF_RECENT_IDS * sizeof(*ring));
+        if (ring == NULL) {
+            free(days);
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        memcpy(ring, recent, nrecent * sizeof(*ring));
+    }
+    free(c->days);
+    free(c->recent);
+    c->days = days;
+    c->ndays = c->days_cap = (uint32_t)ndays;
+    c->recent = ring;
+    c->nrecent = (uint8_t)nrecent;
+    c->recent_cap = nrecent > 0 ? HF_RECENT_IDS : 0;
+    c->recent_pos = 0;
+    c->target = target;
+    for (uint32_t b = 0; b < c->nbeh; b++) {
+        c->flips[b] = flips[b];
+        c->due[b] = HF_NO_DUE;
+    }
+    return 0;
+}
