@@ -722,16 +722,17 @@ static void suggest(const char *key, char *best, size_t best_size)
     for (size_t k = 0; k < N_KEYS; k++)
         if (table[k].kind == K_FIXED)
             consider(key, table[k].key, best, best_size, &best_dist);
-    if (first && last > first) {
-        /* key looks like "<x>.<middle>.<y>": try behaviours and topic types */
+    /* "<x>.<middle>.<y>" with the middle starting after any dot: try the
+     * behaviour settings and the topic type with that middle */
+    for (const char *dot = first; dot && dot < last; dot = strchr(dot + 1, '.')) {
         char cand[256];
-        int mid = (int)(last - first - 1);
+        int mid = (int)(last - dot - 1);
         for (size_t k = FIRST_BEH_KEY; k < N_KEYS; k++) {
-            snprintf(cand, sizeof(cand), "behaviour.%.*s.%s", mid, first + 1,
+            snprintf(cand, sizeof(cand), "behaviour.%.*s.%s", mid, dot + 1,
                      strrchr(table[k].key, '.') + 1);
             consider(key, cand, best, best_size, &best_dist);
         }
-        snprintf(cand, sizeof(cand), "input.topic.%.*s.type", mid, first + 1);
+        snprintf(cand, sizeof(cand), "input.topic.%.*s.type", mid, dot + 1);
         consider(key, cand, best, best_size, &best_dist);
     }
     if (best_dist >= strlen(key) / 2)
@@ -798,38 +799,41 @@ static int set_kafka(hf_config *cfg, const char *key, const char *value,
     for (i = 0; i < cfg->n_kafka; i++)
         if (strcmp(cfg->kafka[i].key, prop) == 0)
             break;
-    if (i == cfg->n_kafka) {
-        if (cfg->n_kafka == m->kafka_cap) {
-            size_t cap = m->kafka_cap ? 2 * m->kafka_cap : 8;
-            hf_config_kv *kv = realloc(cfg->kafka, cap * sizeof(*kv));
-            source *src;
-            if (kv)
-                cfg->kafka = kv;
-            src = kv ? realloc(m->kafka, cap * sizeof(*src)) : NULL;
-            if (!src) {
-                fail(errstr, n, "%sout of memory", w);
-                return -1;
-            }
-            m->kafka = src;
-            m->kafka_cap = cap;
-        }
-        memset(&m->kafka[i], 0, sizeof(m->kafka[i]));
-        if (!(cfg->kafka[i].key = strdup(prop))) {
+    if (i == cfg->n_kafka && cfg->n_kafka == m->kafka_cap) {
+        size_t cap = m->kafka_cap ? 2 * m->kafka_cap : 8;
+        hf_config_kv *kv = realloc(cfg->kafka, cap * sizeof(*kv));
+        source *src;
+        if (kv)
+            cfg->kafka = kv;
+        src = kv ? realloc(m->kafka, cap * sizeof(*src)) : NULL;
+        if (!src) {
             fail(errstr, n, "%sout of memory", w);
             return -1;
         }
-        cfg->kafka[i].value = NULL;
-        cfg->n_kafka++;
+        m->kafka = src;
+        m->kafka_cap = cap;
     }
     {
+        char *k = i == cfg->n_kafka ? strdup(prop) : NULL;
         char *v = strdup(value);
-        if (!v || source_set(&m->kafka[i], origin, detail, value) != 0) {
+        if (!v || (i == cfg->n_kafka && !k)) {
+            free(k);
             free(v);
             fail(errstr, n, "%sout of memory", w);
             return -1;
         }
+        if (i == cfg->n_kafka) {
+            memset(&m->kafka[i], 0, sizeof(m->kafka[i]));
+            cfg->kafka[i].key = k;
+            cfg->kafka[i].value = NULL;
+            cfg->n_kafka++;
+        }
         free(cfg->kafka[i].value);
         cfg->kafka[i].value = v;
+        if (source_set(&m->kafka[i], origin, detail, value) != 0) {
+            fail(errstr, n, "%sout of memory", w);
+            return -1;
+        }
     }
     return 0;
 }
