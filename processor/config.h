@@ -30,8 +30,13 @@
  *                                appearance; a later value replaces an
  *                                earlier one in place.
  *
+ * kafka.* values are checked by librdkafka (rd_kafka_conf_set on a scratch
+ * configuration) when they are set, so a misspelt property fails at its line.
+ * Durations (*.ms keys) take milliseconds or a unit: 500ms, 5s, 2m, 1h.
+ * Booleans: true/false, yes/no, on/off, 1/0.
+ *
  * Errors (errstr) name where, the key and what is wrong, e.g.
- *   config/x.properties:12: behaviour.repeat.window_days: must be an integer >= 1, got "abc"
+ *   config/x.properties:12: behaviour.repeat.window_days: must be an integer between 1 and 36500, got "abc"
  *   -X output.format: must be one of avro, json, got "xml"
  *   environment HIREFIRE_LOG_LEVEL: must be one of error, warn, info, debug, got "loud"
  *   config/x.properties:3: unknown key "outptu.topic" (did you mean "output.topic"?)
@@ -217,8 +222,9 @@ void hf_config_print_reference_markdown(FILE *fp);
 /*
  * The effective settings, one `key = value  # origin` line each, origin
  * being default, file PATH:LINE, env VAR or flag -X. Secrets are masked
- * as *** (keys containing "password" or "secret", the password inside
- * redis.url and schema.registry.url).
+ * as ***: values of keys containing "password", "secret", "ssl.key.pem" or
+ * "sasl.oauthbearer.config", and the password (user info) inside redis.url
+ * and schema.registry.url. Behaviours come last, all five settings each.
  */
 void hf_config_dump(FILE *fp, const hf_config *cfg);
 
