@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "signal.h"
+#include "switch_signal.h"
 
 #define HF_BEHAVIOUR_NAME_MAX 64
 #define HF_MAX_BEHAVIOURS 32

@@ -79,7 +79,7 @@ static int parse_day(const char *s, int32_t *day)
 
 typedef struct sink {
     FILE *out;
-    hf_avro_signal_file *avro;
+    hf_avro_writer *avro;
     hf_buf buf;
     int failed;
 } sink;
@@ -219,8 +219,7 @@ int hf_cmd_replay(int argc, char **argv)
             hf_config_destroy(&cfg);
             return 2;
         }
-        k.avro = hf_avro_signal_file_open(strcmp(output, "-") == 0 ? "/dev/stdout" : output,
-                                          err, sizeof(err));
+        k.avro = hf_avro_signal_file_open(output, "deflate", err, sizeof(err));
         if (k.avro == NULL) {
             fprintf(stderr, "hirefire replay: cannot write \"%s\": %s\n", output, err);
             hf_config_destroy(&cfg);
@@ -293,7 +292,7 @@ int hf_cmd_replay(int argc, char **argv)
     rc = 0;
 out:
     if (k.avro != NULL) {
-        if (hf_avro_signal_file_close(k.avro, err, sizeof(err)) != 0 && rc == 0) {
+        if (hf_avro_writer_close(k.avro, err, sizeof(err)) != 0 && rc == 0) {
             fprintf(stderr, "hirefire replay: cannot finish \"%s\": %s\n", output, err);
             rc = 1;
         }

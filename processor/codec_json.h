@@ -13,7 +13,7 @@
 
 #include "buf.h"
 #include "event.h"
-#include "signal.h"
+#include "switch_signal.h"
 
 typedef struct hf_json_decoder hf_json_decoder;
 
@@ -39,8 +39,18 @@ int hf_json_encode_event(const hf_event *e, hf_buf *out);
 int hf_json_append_string(hf_buf *out, const char *s, size_t len);
 
 /*
+ * Writes s as a JSON string literal into dst for error texts: at most 64
+ * bytes of s are shown, a longer value ends in `..."`. dst is always
+ * NUL-terminated.
+ */
+void hf_json_quote_short(char *dst, size_t dst_size, const char *s,
+                         size_t len);
+
+/*
  * Parses an RFC 3339 timestamp ("2011-12-09T12:50:00Z", fractions and
- * +hh:mm offsets allowed) into ms since the epoch. Returns 0 or -1.
+ * +hh:mm offsets allowed; 't', 'z' and a space for 'T' too; the offset is
+ * required) into ms since the epoch, digits beyond ms truncated. No locale
+ * or TZ dependence. Returns 0 or -1.
  */
 int hf_parse_rfc3339(const char *s, size_t len, int64_t *ms);
 

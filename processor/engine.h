@@ -12,7 +12,7 @@
 
 #include "behaviour.h"
 #include "event.h"
-#include "signal.h"
+#include "switch_signal.h"
 #include "state.h"
 
 typedef struct hf_engine {

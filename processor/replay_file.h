@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "engine.h"
-#include "signal.h"
+#include "switch_signal.h"
 #include "stream.h"
 
 typedef struct hf_file_replay {

@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "engine.h"
-#include "signal.h"
+#include "switch_signal.h"
 #include "stream.h"
 
 typedef struct hf_kafka_replay_opts {

@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "event.h"
-#include "signal.h"
+#include "switch_signal.h"
 #include "store_memory.h"
 
 #define HF_NO_CLOCK INT32_MIN

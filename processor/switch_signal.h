@@ -1,11 +1,11 @@
 /*
- * signal.h - the hire/fire switch signal (SEMANTICS.md "Signals").
+ * switch_signal.h - the hire/fire switch signal (SEMANTICS.md "Signals").
  *
  * An hf_signal handed to a sink does not own its strings; they stay valid
  * only for the duration of the sink call.
  */
-#ifndef HF_SIGNAL_H
-#define HF_SIGNAL_H
+#ifndef HF_SWITCH_SIGNAL_H
+#define HF_SWITCH_SIGNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
