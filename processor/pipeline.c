@@ -1,0 +1,889 @@
+/*
+ * pipeline.c - the live loop: consume a batch, process it per stream in
+ * offset order, produce signals and dead letters, commit offsets once they
+ * are delivered. See pipeline.h for the behaviour.
+ */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "codec_avro.h"
+#include "codec_json.h"
+#include "dead_letter.h"
+#include "framing.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "partitioner.h"
+#include "registry.h"
+
+#define POLL_MS 100
+#define WRONG_PARTITION_LOG_MS 10000
+#define QUEUE_FULL_WAIT_MS 60000
+#define METADATA_TIMEOUT_MS 10000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*--- Input decoding ---------------------------------------------------------*/
+
+struct hf_pipeline_decoder {
+    const hf_config *cfg;
+    hf_json_decoder *json;
+    hf_schema_source *schemas;
+    hf_framed_decoder *framed;
+};
+
+hf_pipeline_decoder *hf_pipeline_decoder_new(const hf_config *cfg,
+                                             char *errstr, size_t errstr_size)
+{
+    hf_pipeline_decoder *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    d->cfg = cfg;
+    if (cfg->input_format == HF_FORMAT_JSON) {
+        d->json = hf_json_decoder_new();
+        if (d->json == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto error;
+        }
+        return d;
+    }
+    if (cfg->schema_registry_url[0] == '\0' && cfg->input_schema_dir[0] == '\0') {
+        snprintf(errstr, errstr_size,
+                 "input.format=avro needs schema.registry.url or input.schema.dir");
+        goto error;
+    }
+    d->schemas = hf_schema_source_new(cfg->schema_registry_url,
+                                      cfg->input_schema_dir, errstr, errstr_size);
+    if (d->schemas == NULL)
+        goto error;
+    hf_schema_source_set_timeouts(d->schemas, 2000,
+                                  (long)cfg->schema_registry_timeout_ms);
+    d->framed = hf_framed_decoder_new(d->schemas);
+    if (d->framed == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto error;
+    }
+    return d;
+error:
+    hf_pipeline_decoder_destroy(d);
+    return NULL;
+}
+
+void hf_pipeline_decoder_destroy(hf_pipeline_decoder *d)
+{
+    if (d == NULL)
+        return;
+    hf_framed_decoder_destroy(d->framed);
+    hf_schema_source_destroy(d->schemas);
+    hf_json_decoder_destroy(d->json);
+    free(d);
+}
+
+int hf_pipeline_decode(hf_pipeline_decoder *d, const rd_kafka_message_t *m,
+                       hf_event *e, char *errstr, size_t errstr_size)
+{
+    int rc;
+    if (m->payload == NULL) {
+        snprintf(errstr, errstr_size, "message has no value");
+        return -1;
+    }
+    if (d->json != NULL)
+        rc = hf_json_decode_event(d->json, m->payload, m->len, e, errstr, errstr_size);
+    else
+        rc = hf_framed_decode_event(d->framed, m->payload, m->len, e, errstr,
+                                    errstr_size);
+    if (rc != 0)
+        return -1;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hf_event_type t;
+    if (hf_config_topic_type(d->cfg, topic, &t) == 0)
+        e->type = t;
+    e->source.topic = topic;
+    e->source.partition = m->partition;
+    e->source.offset = m->offset;
+    return 0;
+}
+
+/*--- State of the loop --------------------------------------------------------*/
+
+/* One assigned input topic-partition. */
+typedef struct tpstate {
+    int assigned;
+    int eof;               /* at the end of what the broker has */
+    int64_t restore_until; /* offsets below are re-read silently; -1: none */
+    int64_t done;          /* last processed offset + 1; -1: none */
+    int64_t committed;     /* last offset we committed; -1: none */
+} tpstate;
+
+/* One stream: a partition number of the input topics. */
+typedef struct slot {
+    int refs; /* assigned topic-partitions with this number; 0: no stream */
+    hf_stream st;
+} slot;
+
+typedef struct batch_item {
+    rd_kafka_message_t *m;
+    size_t seq; /* position in the consumer's order */
+} batch_item;
+
+struct hf_pipeline {
+    const hf_config *cfg;
+    const hf_engine *eng;
+    hf_pipeline_opts opts;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *out_rkt;
+    hf_pipeline_decoder *dec;
+
+    /* output encoding */
+    hf_schema_source *out_schemas;
+    int32_t out_schema_id;
+    hf_buf enc, frame;
+
+    /* input topics (cfg->input_topics order) and their partitions */
+    size_t ntopics;
+    int32_t *partition_cnt;
+    tpstate **tps;  /* [topic][partition] */
+    int32_t *tps_cap;
+    slot *slots;    /* [partition] */
+    int32_t nslots;
+
+    /* the open batch */
+    batch_item *batch;
+    size_t nbatch, cap;
+
+    int suppress;            /* re-reading: signals and dead letters dropped */
+    int64_t last_commit;
+    int64_t idle_since;      /* -1: not idle */
+    int64_t wrong_logged_at;
+    uint64_t wrong_unlogged;
+
+    int failed;              /* stop; commit nothing more */
+    char error[512];
+
+    hf_stream_stats retired; /* streams dropped on revoke */
+    uint64_t retired_customers;
+    hf_pipeline_counters c;
+};
+
+static void fail(hf_pipeline *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail(hf_pipeline *p, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error, sizeof(p->error), fmt, ap);
+    va_end(ap);
+    p->failed = 1;
+    hf_log_error("pipeline", "%s", p->error);
+}
+
+static int topic_index(const hf_pipeline *p, const char *topic)
+{
+    for (size_t i = 0; i < p->ntopics; i++)
+        if (strcmp(p->cfg->input_topics[i], topic) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The state of topic-partition (t, part), growing the tables; NULL on OOM. */
+static tpstate *tp_get(hf_pipeline *p, int t, int32_t part)
+{
+    if (part >= p->tps_cap[t]) {
+        int32_t cap = part + 1;
+        tpstate *n = realloc(p->tps[t], (size_t)cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        for (int32_t i = p->tps_cap[t]; i < cap; i++)
+            n[i] = (tpstate){.restore_until = -1, .done = -1, .committed = -1};
+        p->tps[t] = n;
+        p->tps_cap[t] = cap;
+    }
+    return &p->tps[t][part];
+}
+
+static slot *slot_get(hf_pipeline *p, int32_t part)
+{
+    if (part >= p->nslots) {
+        slot *n = realloc(p->slots, (size_t)(part + 1) * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        memset(n + p->nslots, 0, (size_t)(part + 1 - p->nslots) * sizeof(*n));
+        p->slots = n;
+        p->nslots = part + 1;
+    }
+    return &p->slots[part];
+}
+
+/*--- Producing ----------------------------------------------------------------*/
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    if (m->err)
+        fail(p, "delivery to %s failed: %s; offsets not committed",
+             rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        fail(p, "fatal Kafka error (%s): %s: %s", rd_kafka_name(rk),
+             rd_kafka_err2name(orig), why);
+        return;
+    }
+    hf_log_warn("kafka", "%s: %s: %s", rd_kafka_name(rk),
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static int encode_signal(hf_pipeline *p, const hf_signal *s, const void **val,
+                         size_t *len)
+{
+    hf_buf_reset(&p->enc);
+    if (p->cfg->output_format == HF_FORMAT_JSON) {
+        if (hf_json_encode_signal(s, &p->enc) != 0)
+            return -1;
+        *val = p->enc.data;
+        *len = p->enc.len;
+        return 0;
+    }
+    if (hf_avro_encode_signal(s, &p->enc) != 0)
+        return -1;
+    hf_buf_reset(&p->frame);
+    if (hf_framing_write(&p->frame, p->out_schema_id, p->enc.data, p->enc.len) != 0)
+        return -1;
+    *val = p->frame.data;
+    *len = p->frame.len;
+    return 0;
+}
+
+static void emit_signal(void *opaque, const hf_signal *s)
+{
+    hf_pipeline *p = opaque;
+    const void *val;
+    size_t len;
+    if (p->suppress || p->failed)
+        return;
+    if (encode_signal(p, s, &val, &len) != 0) {
+        fail(p, "out of memory encoding a signal");
+        return;
+    }
+    for (int waited = 0;; waited += POLL_MS) {
+        if (rd_kafka_produce(p->out_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                             (void *)val, len, s->customer_id, s->customer_id_len,
+                             NULL) == 0) {
+            p->c.signals++;
+            return;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= QUEUE_FULL_WAIT_MS) {
+            fail(p, "cannot produce a signal to %s: %s", p->cfg->output_topic,
+                 rd_kafka_err2str(err));
+            return;
+        }
+        rd_kafka_poll(p->producer, POLL_MS);
+    }
+}
+
+/*--- Processing a batch ---------------------------------------------------------*/
+
+static void check_partition(hf_pipeline *p, int t, const rd_kafka_message_t *m,
+                            const hf_event *e)
+{
+    int32_t want = hf_partitioner_partition(e->customer_id, e->customer_id_len,
+                                            p->partition_cnt[t]);
+    if (want == m->partition)
+        return;
+    p->c.wrong_partition++;
+    int64_t now = now_ms();
+    if (p->wrong_logged_at != 0 && now - p->wrong_logged_at < WRONG_PARTITION_LOG_MS) {
+        p->wrong_unlogged++;
+        return;
+    }
+    hf_log_warn("pipeline",
+                "customer \"%.*s\" belongs to partition %" PRId32 " of %s but arrived in "
+                "partition %" PRId32 " at offset %" PRId64
+                " (%" PRIu64 " more such events since the last report)",
+                (int)(e->customer_id_len > 64 ? 64 : e->customer_id_len), e->customer_id,
+                want, p->cfg->input_topics[t], m->partition, m->offset, p->wrong_unlogged);
+    p->wrong_logged_at = now;
+    p->wrong_unlogged = 0;
+}
+
+static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
+{
+    int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+    tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
+    slot *s = m->partition < p->nslots ? &p->slots[m->partition] : NULL;
+    if (tp == NULL || !tp->assigned || s == NULL || s->refs == 0)
+        return; /* no longer ours: its next owner reads it */
+    char why[512];
+    hf_event e;
+    int restoring = m->offset < tp->restore_until;
+    p->suppress = restoring;
+    if (restoring)
+        p->c.restored++;
+    if (hf_pipeline_decode(p->dec, m, &e, why, sizeof(why)) != 0) {
+        hf_stream_count_invalid(&s->st);
+        if (!restoring) {
+            hf_log_debug("pipeline", "dead letter %s [%" PRId32 "] at offset %" PRId64 ": %s",
+                         rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
+            char err[512];
+            if (hf_dead_letter_produce(p->producer, p->cfg->dead_letter_topic, m, why,
+                                       wall_ms(), NULL, QUEUE_FULL_WAIT_MS, err,
+                                       sizeof(err)) != 0)
+                fail(p, "%s", err);
+            else
+                p->c.dead_letters++;
+        }
+    } else {
+        if (!restoring)
+            check_partition(p, t, m, &e);
+        if (hf_stream_process(&s->st, &e) != 0)
+            fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+    }
+    p->suppress = 0;
+    tp->done = m->offset + 1;
+}
+
+static int by_stream(const void *a, const void *b)
+{
+    const batch_item *x = a, *y = b;
+    if (x->m->partition != y->m->partition)
+        return x->m->partition < y->m->partition ? -1 : 1;
+    /* Keep the consumer's order within a stream (a stable sort). */
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The per-stream batch boundary: the open batch, grouped by stream in the
+ * consumer's order, is applied stream after stream.
+ */
+static void process_batch(hf_pipeline *p)
+{
+    if (p->nbatch == 0)
+        return;
+    qsort(p->batch, p->nbatch, sizeof(*p->batch), by_stream);
+    for (size_t i = 0; i < p->nbatch; i++)
+        if (!p->failed)
+            process_message(p, p->batch[i].m);
+    for (size_t i = 0; i < p->nbatch; i++)
+        rd_kafka_message_destroy(p->batch[i].m);
+    p->nbatch = 0;
+    p->c.batches++;
+}
+
+/*--- Committing -----------------------------------------------------------------*/
+
+/*
+ * Flushes the producer and, when every signal and dead letter is delivered,
+ * commits the processed offsets. final: at shutdown (a flush timeout is an
+ * error). Returns 0, or -1 when nothing could be committed because of a
+ * delivery problem.
+ */
+static int commit(hf_pipeline *p, int final)
+{
+    p->last_commit = now_ms();
+    if (p->failed)
+        return -1;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    for (size_t t = 0; t < p->ntopics; t++)
+        for (int32_t i = 0; i < p->tps_cap[t]; i++) {
+            tpstate *tp = &p->tps[t][i];
+            if (tp->assigned && tp->done > tp->committed)
+                rd_kafka_topic_partition_list_add(list, p->cfg->input_topics[t], i)
+                    ->offset = tp->done;
+        }
+    if (list->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return 0;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms);
+    if (p->failed) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return -1;
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int left = rd_kafka_outq_len(p->producer);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (final) {
+            fail(p, "%d messages not delivered within shutdown.timeout.ms (%" PRId64
+                    " ms); offsets not committed", left, p->cfg->shutdown_timeout_ms);
+            return -1;
+        }
+        hf_log_warn("pipeline", "%d messages still in flight after %" PRId64
+                    " ms; committing later", left, p->cfg->shutdown_timeout_ms);
+        return 0;
+    }
+    err = rd_kafka_commit(p->consumer, list, 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hf_log_warn("pipeline", "offset commit failed: %s", rd_kafka_err2str(err));
+    } else {
+        for (int i = 0; i < list->cnt; i++) {
+            const rd_kafka_topic_partition_t *e = &list->elems[i];
+            tpstate *tp = tp_get(p, topic_index(p, e->topic), e->partition);
+            if (e->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                tp->committed = e->offset;
+            else
+                hf_log_warn("pipeline", "offset commit of %s [%" PRId32 "] failed: %s",
+                            e->topic, e->partition, rd_kafka_err2str(e->err));
+        }
+        p->c.commits++;
+        hf_log_debug("pipeline", "committed %d partition offsets", list->cnt);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return 0;
+}
+
+/*--- Rebalancing ----------------------------------------------------------------*/
+
+static void retire(hf_pipeline *p, slot *s)
+{
+    hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
+    p->retired_customers += hf_memstore_count(s->st.store);
+    hf_stream_destroy(&s->st);
+}
+
+static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
+                      rd_kafka_topic_partition_list_t *parts)
+{
+    /* Committed offsets: where live output resumes; state is rebuilt below them. */
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int t = topic_index(p, e->topic);
+        tpstate *tp = t >= 0 ? tp_get(p, t, e->partition) : NULL;
+        slot *s = tp ? slot_get(p, e->partition) : NULL;
+        if (s == NULL) {
+            fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+            return;
+        }
+        if (s->refs == 0 && hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
+            fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+            return;
+        }
+        s->refs++;
+        int64_t committed = e->offset >= 0 ? e->offset : -1;
+        *tp = (tpstate){.assigned = 1, .restore_until = committed, .done = committed,
+                        .committed = committed};
+        if (committed > 0)
+            e->offset = RD_KAFKA_OFFSET_BEGINNING; /* rebuild the state first */
+        hf_log_info("pipeline", "assigned %s [%" PRId32 "]%s", e->topic, e->partition,
+                    committed > 0 ? ", re-reading up to the committed offset" : "");
+    }
+    if (p->ntopics > 1)
+        for (int32_t i = 0; i < p->nslots; i++)
+            if (p->slots[i].refs > 0 && (size_t)p->slots[i].refs < p->ntopics)
+                hf_log_warn("pipeline",
+                            "stream %" PRId32 " holds %d of the %zu input topics; with several "
+                            "instances set kafka.partition.assignment.strategy=range",
+                            i, p->slots[i].refs, p->ntopics);
+}
+
+static void on_revoke(hf_pipeline *p, rd_kafka_t *rk,
+                      const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    process_batch(p);
+    if (lost)
+        hf_log_warn("pipeline", "assignment lost: not committing the revoked partitions");
+    else
+        commit(p, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int t = topic_index(p, e->topic);
+        if (t < 0 || e->partition >= p->tps_cap[t] || !p->tps[t][e->partition].assigned)
+            continue;
+        p->tps[t][e->partition] = (tpstate){.restore_until = -1, .done = -1, .committed = -1};
+        slot *s = &p->slots[e->partition];
+        if (--s->refs == 0)
+            retire(p, s);
+        hf_log_info("pipeline", "revoked %s [%" PRId32 "]", e->topic, e->partition);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(p, rk, parts);
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        on_revoke(p, rk, parts, rd_kafka_assignment_lost(rk));
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+    } else {
+        hf_log_error("pipeline", "rebalance failed: %s", rd_kafka_err2str(err));
+        on_revoke(p, rk, parts, 1);
+        aerr = rd_kafka_assign(rk, NULL);
+    }
+    if (error != NULL) {
+        fail(p, "partition assignment failed: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fail(p, "partition assignment failed: %s", rd_kafka_err2str(aerr));
+    }
+}
+
+/*--- Set-up -------------------------------------------------------------------------*/
+
+/* Partition counts of the input topics; checks the output topics exist. */
+static int check_topics(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(p->consumer, 1, NULL, &md,
+                                                METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "cannot read the topic list from the brokers: %s",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    int rc = 0;
+    const char *need[2] = {p->cfg->output_topic, p->cfg->dead_letter_topic};
+    const char *what[2] = {"output.topic", "dead_letter.topic"};
+    for (size_t k = 0; k < p->ntopics + 2 && rc == 0; k++) {
+        const char *name = k < p->ntopics ? p->cfg->input_topics[k] : need[k - p->ntopics];
+        int found = 0;
+        for (int i = 0; i < md->topic_cnt; i++) {
+            const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+            if (strcmp(mt->topic, name) != 0 || mt->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            found = 1;
+            if (k < p->ntopics)
+                p->partition_cnt[k] = mt->partition_cnt;
+        }
+        if (!found) {
+            snprintf(errstr, errstr_size, "%s \"%s\" does not exist",
+                     k < p->ntopics ? "input topic" : what[k - p->ntopics], name);
+            rc = -1;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    for (size_t k = 1; rc == 0 && k < p->ntopics; k++)
+        if (p->partition_cnt[k] != p->partition_cnt[0])
+            hf_log_warn("pipeline",
+                        "input topics are not co-partitioned: %s has %" PRId32
+                        " partitions, %s has %" PRId32,
+                        p->cfg->input_topics[0], p->partition_cnt[0],
+                        p->cfg->input_topics[k], p->partition_cnt[k]);
+    return rc;
+}
+
+static int output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    const hf_config *cfg = p->cfg;
+    if (cfg->output_format != HF_FORMAT_AVRO)
+        return 0;
+    if (cfg->output_schema_id > 0) {
+        p->out_schema_id = (int32_t)cfg->output_schema_id;
+        return 0;
+    }
+    if (cfg->schema_registry_url[0] == '\0') {
+        snprintf(errstr, errstr_size,
+                 "output.format=avro needs schema.registry.url or output.schema.id");
+        return -1;
+    }
+    p->out_schemas = hf_schema_source_new(cfg->schema_registry_url, NULL, errstr,
+                                          errstr_size);
+    if (p->out_schemas == NULL)
+        return -1;
+    hf_schema_source_set_timeouts(p->out_schemas, 2000,
+                                  (long)cfg->schema_registry_timeout_ms);
+    char subject[512];
+    snprintf(subject, sizeof(subject), "%s-value", cfg->output_topic);
+    return hf_schema_source_register(p->out_schemas, subject, hf_avro_switch_signal_schema_json,
+                                     &p->out_schema_id, errstr, errstr_size);
+}
+
+hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
+                             const hf_pipeline_opts *opts, char *errstr,
+                             size_t errstr_size)
+{
+    if (cfg->n_input_topics == 0) {
+        snprintf(errstr, errstr_size, "input.topics is empty: name the topics to consume");
+        return NULL;
+    }
+    if (hf_config_kafka_get(cfg, "bootstrap.servers") == NULL &&
+        hf_config_kafka_get(cfg, "metadata.broker.list") == NULL) {
+        snprintf(errstr, errstr_size,
+                 "kafka.bootstrap.servers is not set (e.g. -X kafka.bootstrap.servers=127.0.0.1:9092)");
+        return NULL;
+    }
+    hf_pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->eng = eng;
+    if (opts != NULL)
+        p->opts = *opts;
+    p->idle_since = -1;
+    p->ntopics = cfg->n_input_topics;
+    p->partition_cnt = calloc(p->ntopics, sizeof(*p->partition_cnt));
+    p->tps = calloc(p->ntopics, sizeof(*p->tps));
+    p->tps_cap = calloc(p->ntopics, sizeof(*p->tps_cap));
+    p->cap = (size_t)cfg->batch_max_events;
+    p->batch = calloc(p->cap, sizeof(*p->batch));
+    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto error;
+    }
+    p->dec = hf_pipeline_decoder_new(cfg, errstr, errstr_size);
+    if (p->dec == NULL || output_schema(p, errstr, errstr_size) != 0)
+        goto error;
+
+    static const hf_kafka_setting consumer_settings[] = {
+        {"group.id", "hirefire", HF_KAFKA_DEFAULT, NULL},
+        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
+        {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
+        {"auto.offset.reset", "earliest", HF_KAFKA_DEFAULT, NULL},
+        {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
+         "hirefire commits offsets after their signals are delivered"},
+        {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,
+         "hirefire commits explicit offsets"},
+        {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
+         "hirefire tracks which partitions are at their end"},
+    };
+    static const hf_kafka_setting producer_settings[] = {
+        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
+        {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
+        {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
+    };
+    char why[512];
+    rd_kafka_conf_t *conf = hf_kafka_conf_new(
+        cfg, consumer_settings, sizeof(consumer_settings) / sizeof(consumer_settings[0]),
+        errstr, errstr_size);
+    if (conf == NULL)
+        goto error;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (p->consumer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", why);
+        goto error;
+    }
+    conf = NULL; /* owned by the consumer */
+    rd_kafka_poll_set_consumer(p->consumer);
+
+    conf = hf_kafka_conf_new(cfg, producer_settings,
+                             sizeof(producer_settings) / sizeof(producer_settings[0]),
+                             errstr, errstr_size);
+    if (conf == NULL)
+        goto error;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (p->producer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the Kafka producer: %s", why);
+        goto error;
+    }
+    conf = NULL; /* owned by the producer */
+    p->out_rkt = rd_kafka_topic_new(p->producer, cfg->output_topic, NULL);
+    if (p->out_rkt == NULL) {
+        snprintf(errstr, errstr_size, "output.topic \"%s\": %s", cfg->output_topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        goto error;
+    }
+    if (check_topics(p, errstr, errstr_size) != 0)
+        goto error;
+    return p;
+error:
+    hf_pipeline_destroy(p);
+    return NULL;
+}
+
+/*--- The loop ---------------------------------------------------------------------------*/
+
+/* Takes one consumer event; returns 1 when it was a message for the batch. */
+static int take(hf_pipeline *p, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+        if (t >= 0 && m->partition < p->tps_cap[t])
+            p->tps[t][m->partition].eof = 0;
+        p->batch[p->nbatch].m = m;
+        p->batch[p->nbatch].seq = p->nbatch;
+        p->nbatch++;
+        p->c.messages++;
+        return 1;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        int t = m->rkt ? topic_index(p, rd_kafka_topic_name(m->rkt)) : -1;
+        if (t >= 0 && m->partition < p->tps_cap[t])
+            p->tps[t][m->partition].eof = 1;
+    } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+               m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+               m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        hf_log_error("pipeline", "consumer: %s", rd_kafka_message_errstr(m));
+    } else {
+        hf_log_warn("pipeline", "consumer: %s", rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+    return 0;
+}
+
+/* True when something is assigned and every assigned partition is at its end. */
+static int all_at_end(const hf_pipeline *p)
+{
+    int any = 0;
+    for (size_t t = 0; t < p->ntopics; t++)
+        for (int32_t i = 0; i < p->tps_cap[t]; i++) {
+            const tpstate *tp = &p->tps[t][i];
+            if (!tp->assigned)
+                continue;
+            if (!tp->eof)
+                return 0;
+            any = 1;
+        }
+    return any;
+}
+
+static int stopping(const hf_pipeline *p)
+{
+    return p->failed || (p->opts.stop != NULL && *p->opts.stop);
+}
+
+int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *topics =
+        rd_kafka_topic_partition_list_new((int)p->ntopics);
+    for (size_t i = 0; i < p->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, p->cfg->input_topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "cannot subscribe to input.topics: %s",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    hf_log_info("pipeline", "consuming %zu topic(s) as group member, signals to %s",
+                p->ntopics, p->cfg->output_topic);
+    p->last_commit = now_ms();
+    while (!stopping(p)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
+        if (m != NULL)
+            take(p, m);
+        while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p) &&
+               (m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL)
+            take(p, m);
+        rd_kafka_poll(p->producer, 0);
+        process_batch(p);
+        int64_t now = now_ms();
+        if (now - p->last_commit >= p->cfg->commit_interval_ms)
+            commit(p, 0);
+        if (p->opts.max_idle_ms > 0) {
+            if (!all_at_end(p))
+                p->idle_since = -1;
+            else if (p->idle_since < 0)
+                p->idle_since = now;
+            else if (now - p->idle_since >= p->opts.max_idle_ms) {
+                hf_log_info("pipeline", "every partition at its end for %" PRId64
+                            " ms: stopping", p->opts.max_idle_ms);
+                break;
+            }
+        }
+    }
+    if (!p->failed)
+        hf_log_info("pipeline", "stopping: finishing the open batch");
+    process_batch(p);
+    commit(p, 1);
+    /* Closing revokes what is left (the rebalance callback commits again). */
+    err = rd_kafka_consumer_close(p->consumer);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hf_log_warn("pipeline", "closing the consumer: %s", rd_kafka_err2str(err));
+    if (!p->failed && rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms) !=
+                          RD_KAFKA_RESP_ERR_NO_ERROR)
+        fail(p, "%d messages not delivered within shutdown.timeout.ms",
+             rd_kafka_outq_len(p->producer));
+    if (p->failed) {
+        snprintf(errstr, errstr_size, "%s", p->error);
+        return -1;
+    }
+    return 0;
+}
+
+void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
+                       hf_pipeline_counters *counters, uint64_t *customers)
+{
+    *stats = p->retired;
+    *customers = p->retired_customers;
+    for (int32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].refs > 0) {
+            hf_stream_stats_add(stats, &p->slots[i].st.stats, p->eng->n);
+            *customers += hf_memstore_count(p->slots[i].st.store);
+        }
+    *counters = p->c;
+}
+
+void hf_pipeline_destroy(hf_pipeline *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->nbatch; i++)
+        rd_kafka_message_destroy(p->batch[i].m);
+    if (p->consumer != NULL)
+        rd_kafka_destroy(p->consumer);
+    if (p->out_rkt != NULL)
+        rd_kafka_topic_destroy(p->out_rkt);
+    if (p->producer != NULL)
+        rd_kafka_destroy(p->producer);
+    for (int32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].refs > 0)
+            hf_stream_destroy(&p->slots[i].st);
+    free(p->slots);
+    for (size_t t = 0; p->tps != NULL && t < p->ntopics; t++)
+        free(p->tps[t]);
+    free(p->tps);
+    free(p->tps_cap);
+    free(p->partition_cnt);
+    free(p->batch);
+    hf_pipeline_decoder_destroy(p->dec);
+    hf_schema_source_destroy(p->out_schemas);
+    hf_buf_free(&p->enc);
+    hf_buf_free(&p->frame);
+    free(p);
+}

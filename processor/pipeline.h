@@ -1,0 +1,118 @@
+/*
+ * pipeline.h - the live loop of `hirefire run`: a consumer group on the
+ * input topics, one stream per partition number, signals to the output
+ * topic, bad input to the dead-letter topic, offsets committed after the
+ * signals they caused are delivered (at-least-once).
+ *
+ * The loop, one batch at a time:
+ *   1. poll up to batch.max.events messages (waits at most 100 ms for the
+ *      first, then takes what is already fetched);
+ *   2. order the batch by stream (partition number), keeping the consumer's
+ *      order within a stream: offset order per topic-partition; with several
+ *      co-partitioned input topics, the events of one stream are applied in
+ *      the order the consumer returned them (no merge by timestamp);
+ *   3. per stream: decode, dead-letter what cannot be processed, apply the
+ *      rest, produce the signals (keyed by customer_id);
+ *   4. every commit.interval.ms (and on revoke and shutdown): flush the
+ *      producer, and only when every signal and dead letter was delivered,
+ *      commit the offsets of the processed messages.
+ * Step 3 is the per-partition batch boundary that a state store or a
+ * transaction hooks into.
+ *
+ * State is in memory. A partition's state is not lost when the partition
+ * moves or the process restarts: on assignment the partition is read from
+ * its beginning, and the messages before the group's committed offset are
+ * applied silently (no signals, no dead letters) to rebuild the state, then
+ * processing continues live. This needs the input topics' retention to keep
+ * every event; a later state store removes the re-read.
+ *
+ * Rebalances: cooperative-sticky by default; on revoke the pending batch is
+ * finished and committed and the streams of partitions no longer held are
+ * dropped; on assign a new, empty stream is made per new partition number.
+ * The sticky assignors do not keep co-partitioned topics together across
+ * several instances: with several input topics and several instances, set
+ * kafka.partition.assignment.strategy=range (eager rebalances also work).
+ *
+ * Events whose customer_id belongs to another partition (librdkafka's
+ * consistent partitioner, partitioner.h) are counted and logged at most
+ * every 10 s, and processed where they are.
+ */
+#ifndef HF_PIPELINE_H
+#define HF_PIPELINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "engine.h"
+#include "event.h"
+#include "stream.h"
+
+/*--- Input decoding (shared with the Kafka replay) -------------------------*/
+
+typedef struct hf_pipeline_decoder hf_pipeline_decoder;
+
+/*
+ * A decoder for cfg's input.format: framed Avro (schemas from
+ * schema.registry.url, else input.schema.dir) or JSON. Fixes the event type
+ * for the topics of input.topic.<t>.type. Borrows cfg. Returns NULL with
+ * errstr, e.g. "input.format=avro needs schema.registry.url or input.schema.dir".
+ */
+hf_pipeline_decoder *hf_pipeline_decoder_new(const hf_config *cfg,
+                                             char *errstr, size_t errstr_size);
+void hf_pipeline_decoder_destroy(hf_pipeline_decoder *d); /* accepts NULL */
+
+/*
+ * Decodes a consumed message into e (source = its topic, partition and
+ * offset; strings valid until the next call and while m lives). Returns 0,
+ * or -1 with the reason in errstr (e.g. "message has no value").
+ */
+int hf_pipeline_decode(hf_pipeline_decoder *d, const rd_kafka_message_t *m,
+                       hf_event *e, char *errstr, size_t errstr_size);
+
+/*--- The live loop ------------------------------------------------------------*/
+
+typedef struct hf_pipeline_opts {
+    int64_t max_idle_ms;               /* > 0: stop when every assigned partition
+                                          has been at its end this long */
+    volatile sig_atomic_t *stop;       /* becomes non-zero: stop (signal handler) */
+} hf_pipeline_opts;
+
+typedef struct hf_pipeline_counters {
+    uint64_t messages;        /* consumed, including re-read ones */
+    uint64_t restored;        /* re-read to rebuild state (no output) */
+    uint64_t dead_letters;    /* produced to dead_letter.topic */
+    uint64_t wrong_partition; /* events in a partition their key does not map to */
+    uint64_t signals;         /* produced to output.topic */
+    uint64_t batches;
+    uint64_t commits;
+} hf_pipeline_counters;
+
+typedef struct hf_pipeline hf_pipeline;
+
+/*
+ * Creates the consumer and the producer and checks the input topics exist.
+ * Borrows cfg and eng (they must outlive the pipeline). Returns NULL with
+ * errstr.
+ */
+hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
+                             const hf_pipeline_opts *opts, char *errstr,
+                             size_t errstr_size);
+
+/*
+ * Runs until *opts->stop, --max-idle-ms, or a fatal error; then finishes the
+ * open batch, flushes, commits and closes the consumer. Returns 0 after a
+ * clean stop, or -1 with errstr (nothing more is committed then).
+ */
+int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size);
+
+/* Counters so far; stats summed over every stream ever held. */
+void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
+                       hf_pipeline_counters *counters, uint64_t *customers);
+
+void hf_pipeline_destroy(hf_pipeline *p); /* accepts NULL */
+
+#endif
