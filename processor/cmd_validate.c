@@ -15,6 +15,7 @@ static void validate_usage(FILE *out)
 {
     fprintf(out,
         "Usage: hirefire validate [--config FILE] [-X KEY=VALUE ...]\n"
+        "       hirefire validate --reference\n"
         "\n"
         "Checks the configuration (file, HIREFIRE_* environment, -X flags) and prints\n"
         "the effective settings, one per line, with where each value came from\n"
@@ -22,6 +23,7 @@ static void validate_usage(FILE *out)
         "\n"
         "  -c, --config FILE   properties file\n"
         "  -X KEY=VALUE        set one setting (repeatable)\n"
+        "      --reference     print the settings reference (markdown) and exit\n"
         "  -h, --help          this text\n"
         "\n"
         "Exit status: 0 valid, 2 invalid (the error says where and what to fix).\n"
@@ -34,6 +36,7 @@ int hf_cmd_validate(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"reference", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -50,6 +53,7 @@ int hf_cmd_validate(int argc, char **argv)
         case 'c': path = optarg; break;
         case 'X': xs[nxs++] = optarg; break;
         case 'h': validate_usage(stdout); free(xs); return 0;
+        case 'r': hf_config_print_reference_markdown(stdout); free(xs); return 0;
         case ':':
             fprintf(stderr, "hirefire validate: option %s needs a value\n", argv[optind - 1]);
             free(xs);
