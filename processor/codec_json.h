@@ -41,8 +41,9 @@ int hf_json_append_string(hf_buf *out, const char *s, size_t len);
 /*
  * Writes s as a JSON string literal into dst for error texts: at most 64
  * bytes of s are shown, a longer value ends in `..."`. dst is always
- * NUL-terminated.
+ * NUL-terminated; HF_QUOTE_MAX bytes always hold the whole text.
  */
+#define HF_QUOTE_MAX 400
 void hf_json_quote_short(char *dst, size_t dst_size, const char *s,
                          size_t len);
 

@@ -1,0 +1,865 @@
+/*
+ * codec_avro.c - Avro events in (mapped by field name from the writer's
+ * schema), Avro signals and events out (raw datums and container files).
+ *
+ * Datums are encoded here by hand: the binary encoding of our two records
+ * is a few varints and strings, and writing it directly avoids filling an
+ * avro-c generic value field by field. Decoding uses avro-c generic values
+ * of the writer's schema, reused from datum to datum.
+ *
+ * Container files are read with avro-c's file reader, whose 1.11.1 version
+ * cannot open a file without blocks, ignores errors after a block and
+ * reports the end of the file like any read error. So hf_avro_file_open
+ * first walks the file's framing itself (header, block counts and sizes,
+ * sync markers), and the reader then reads exactly the records of the
+ * intact blocks.
+ */
+#include "codec_avro.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec_json.h"
+
+/*--- Schemas ---------------------------------------------------------------*/
+
+const char hf_avro_customer_event_schema_json[] =
+    "{\n"
+    "  \"type\": \"record\",\n"
+    "  \"name\": \"CustomerEvent\",\n"
+    "  \"namespace\": \"io.hirefire\",\n"
+    "  \"doc\": \"A purchase or return of one customer (SEMANTICS.md, Events).\",\n"
+    "  \"fields\": [\n"
+    "    {\"name\": \"event_id\", \"type\": \"string\"},\n"
+    "    {\"name\": \"type\", \"type\": {\"type\": \"enum\", \"name\": \"EventType\", \"symbols\": [\"purchase\", \"return\"]}},\n"
+    "    {\"name\": \"customer_id\", \"type\": \"string\"},\n"
+    "    {\"name\": \"order_id\", \"type\": \"string\", \"default\": \"\"},\n"
+    "    {\"name\": \"event_time\", \"type\": {\"type\": \"long\", \"logicalType\": \"timestamp-millis\"}},\n"
+    "    {\"name\": \"amount_minor\", \"type\": \"long\"},\n"
+    "    {\"name\": \"currency\", \"type\": \"string\", \"default\": \"\"},\n"
+    "    {\"name\": \"items\", \"type\": \"long\"}\n"
+    "  ]\n"
+    "}\n";
+
+const char hf_avro_switch_signal_schema_json[] =
+    "{\n"
+    "  \"type\": \"record\",\n"
+    "  \"name\": \"SwitchSignal\",\n"
+    "  \"namespace\": \"io.hirefire\",\n"
+    "  \"doc\": \"A hire or fire switch of one customer for one behaviour (SEMANTICS.md, Signals).\",\n"
+    "  \"fields\": [\n"
+    "    {\"name\": \"signal_id\", \"type\": \"string\"},\n"
+    "    {\"name\": \"behaviour\", \"type\": \"string\"},\n"
+    "    {\"name\": \"customer_id\", \"type\": \"string\"},\n"
+    "    {\"name\": \"kind\", \"type\": {\"type\": \"enum\", \"name\": \"SignalKind\", \"symbols\": [\"hire\", \"fire\"]}},\n"
+    "    {\"name\": \"cause\", \"type\": {\"type\": \"enum\", \"name\": \"SignalCause\", \"symbols\": [\"purchase\", \"return\", \"expiry\"]}},\n"
+    "    {\"name\": \"effective_time\", \"type\": {\"type\": \"long\", \"logicalType\": \"timestamp-millis\"}},\n"
+    "    {\"name\": \"metrics\", \"type\": {\n"
+    "      \"type\": \"record\",\n"
+    "      \"name\": \"Metrics\",\n"
+    "      \"fields\": [\n"
+    "        {\"name\": \"orders\", \"type\": \"long\"},\n"
+    "        {\"name\": \"items\", \"type\": \"long\"},\n"
+    "        {\"name\": \"gross_minor\", \"type\": \"long\"},\n"
+    "        {\"name\": \"returned_minor\", \"type\": \"long\"},\n"
+    "        {\"name\": \"net_minor\", \"type\": \"long\"},\n"
+    "        {\"name\": \"returns\", \"type\": \"long\"}\n"
+    "      ]\n"
+    "    }},\n"
+    "    {\"name\": \"failing\", \"type\": {\"type\": \"array\", \"items\": \"string\"}},\n"
+    "    {\"name\": \"trigger\", \"type\": [\"null\", {\n"
+    "      \"type\": \"record\",\n"
+    "      \"name\": \"Trigger\",\n"
+    "      \"fields\": [\n"
+    "        {\"name\": \"event_id\", \"type\": \"string\"},\n"
+    "        {\"name\": \"topic\", \"type\": [\"null\", \"string\"], \"default\": null},\n"
+    "        {\"name\": \"partition\", \"type\": [\"null\", \"int\"], \"default\": null},\n"
+    "        {\"name\": \"offset\", \"type\": [\"null\", \"long\"], \"default\": null}\n"
+    "      ]\n"
+    "    }], \"default\": null}\n"
+    "  ]\n"
+    "}\n";
+
+int hf_avro_schema_parse(const char *json, size_t len, avro_schema_t *schema,
+                         char *errstr, size_t errstr_size)
+{
+    if (avro_schema_from_json_length(json, len, schema) != 0) {
+        snprintf(errstr, errstr_size, "invalid Avro schema: %s",
+                 avro_strerror());
+        return -1;
+    }
+    return 0;
+}
+
+int hf_avro_is_container(const void *buf, size_t len)
+{
+    return len >= 4 && memcmp(buf, "Obj\x01", 4) == 0;
+}
+
+/*--- Event fields ----------------------------------------------------------*/
+
+enum {
+    F_EVENT_ID, F_TYPE, F_CUSTOMER_ID, F_ORDER_ID, F_EVENT_TIME,
+    F_AMOUNT_MINOR, F_CURRENCY, F_ITEMS, F_COUNT
+};
+
+#define T(t) (1u << (t))
+
+static const struct field_rule {
+    const char *name;
+    int required;
+    unsigned types;       /* avro_type_t bits a (non-null) value may have */
+    const char *expected; /* the same, in words */
+} rules[F_COUNT] = {
+    {"event_id", 1, T(AVRO_STRING), "string"},
+    {"type", 1, T(AVRO_ENUM) | T(AVRO_STRING), "enum or string"},
+    {"customer_id", 1, T(AVRO_STRING), "string"},
+    {"order_id", 0, T(AVRO_STRING), "string"},
+    {"event_time", 1, T(AVRO_INT64) | T(AVRO_INT32) | T(AVRO_STRING),
+     "long, int or string"},
+    {"amount_minor", 1, T(AVRO_INT64) | T(AVRO_INT32), "long or int"},
+    {"currency", 0, T(AVRO_STRING), "string"},
+    {"items", 1, T(AVRO_INT64) | T(AVRO_INT32), "long or int"},
+};
+
+struct hf_avro_event_reader {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t value;  /* the last datum; events point into it */
+    avro_reader_t mem;
+    int index[F_COUNT];  /* field index in the writer's record, or -1 */
+};
+
+static const char *type_name(avro_schema_t s)
+{
+    switch (avro_typeof(s)) {
+    case AVRO_STRING: return "string";
+    case AVRO_BYTES: return "bytes";
+    case AVRO_INT32: return "int";
+    case AVRO_INT64: return "long";
+    case AVRO_FLOAT: return "float";
+    case AVRO_DOUBLE: return "double";
+    case AVRO_BOOLEAN: return "boolean";
+    case AVRO_NULL: return "null";
+    case AVRO_RECORD: return "record";
+    case AVRO_ENUM: return "enum";
+    case AVRO_FIXED: return "fixed";
+    case AVRO_MAP: return "map";
+    case AVRO_ARRAY: return "array";
+    case AVRO_UNION: return "union";
+    case AVRO_LINK: return "link";
+    }
+    return "unknown";
+}
+
+static avro_schema_t unlink_schema(avro_schema_t s)
+{
+    while (s != NULL && is_avro_link(s))
+        s = avro_schema_link_target(s);
+    return s;
+}
+
+/* Checks that a field's writer type (or each non-null branch) is usable. */
+static int check_field_type(avro_schema_t ft, const struct field_rule *rule,
+                            char *errstr, size_t errstr_size)
+{
+    ft = unlink_schema(ft);
+    size_t n = is_avro_union(ft) ? avro_schema_union_size(ft) : 1;
+    int usable = 0;
+    for (size_t i = 0; i < n; i++) {
+        avro_schema_t b = is_avro_union(ft)
+                              ? unlink_schema(avro_schema_union_branch(ft, (int)i))
+                              : ft;
+        if (is_avro_null(b))
+            continue;
+        if (!(rule->types & T(avro_typeof(b)))) {
+            snprintf(errstr, errstr_size,
+                     "writer schema field \"%s\" has type %s, expected %s",
+                     rule->name, type_name(b), rule->expected);
+            return -1;
+        }
+        usable = 1;
+    }
+    if (!usable) {
+        snprintf(errstr, errstr_size,
+                 "writer schema field \"%s\" has type null, expected %s",
+                 rule->name, rule->expected);
+        return -1;
+    }
+    return 0;
+}
+
+hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
+                                               char *errstr,
+                                               size_t errstr_size)
+{
+    writer = unlink_schema(writer);
+    if (writer == NULL || !is_avro_record(writer)) {
+        snprintf(errstr, errstr_size, "writer schema is not a record");
+        return NULL;
+    }
+    hf_avro_event_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        r->index[f] = avro_schema_record_field_get_index(writer, rules[f].name);
+        if (r->index[f] < 0) {
+            if (!rules[f].required)
+                continue;
+            snprintf(errstr, errstr_size, "writer schema has no field \"%s\"",
+                     rules[f].name);
+            free(r);
+            return NULL;
+        }
+        avro_schema_t ft = avro_schema_record_field_get_by_index(writer,
+                                                                 r->index[f]);
+        if (check_field_type(ft, &rules[f], errstr, errstr_size) != 0) {
+            free(r);
+            return NULL;
+        }
+    }
+    r->schema = avro_schema_incref(writer);
+    r->iface = avro_generic_class_from_schema(writer);
+    if (r->iface == NULL ||
+        avro_generic_value_new(r->iface, &r->value) != 0) {
+        snprintf(errstr, errstr_size,
+                 "cannot build a decoder for the writer schema: %s",
+                 avro_strerror());
+        if (r->iface)
+            avro_value_iface_decref(r->iface);
+        avro_schema_decref(r->schema);
+        free(r);
+        return NULL;
+    }
+    r->mem = avro_reader_memory(NULL, 0);
+    if (r->mem == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        hf_avro_event_reader_destroy(r);
+        return NULL;
+    }
+    return r;
+}
+
+void hf_avro_event_reader_destroy(hf_avro_event_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->mem)
+        avro_reader_free(r->mem);
+    avro_value_decref(&r->value);
+    avro_value_iface_decref(r->iface);
+    avro_schema_decref(r->schema);
+    free(r);
+}
+
+/* The value of field f, through a union; 0 when present, 1 when absent. */
+static int field_value(hf_avro_event_reader *r, avro_value_t *rec, int f,
+                       avro_value_t *out)
+{
+    if (r->index[f] < 0 ||
+        avro_value_get_by_index(rec, (size_t)r->index[f], out, NULL) != 0)
+        return 1;
+    if (avro_value_get_type(out) == AVRO_UNION) {
+        avro_value_t branch;
+        if (avro_value_get_current_branch(out, &branch) != 0)
+            return 1;
+        *out = branch;
+    }
+    return avro_value_get_type(out) == AVRO_NULL;
+}
+
+/* A string value's bytes (avro-c's sizes count the NUL terminator). */
+static void get_string(avro_value_t *v, const char **s, size_t *len)
+{
+    const char *p = NULL;
+    size_t size = 0;
+    if (avro_value_get_string(v, &p, &size) != 0 || p == NULL) {
+        *s = "";
+        *len = 0;
+        return;
+    }
+    *s = p;
+    *len = size > 0 ? size - 1 : 0;
+}
+
+static int64_t get_integer(avro_value_t *v)
+{
+    if (avro_value_get_type(v) == AVRO_INT32) {
+        int32_t i = 0;
+        avro_value_get_int(v, &i);
+        return i;
+    }
+    int64_t l = 0;
+    avro_value_get_long(v, &l);
+    return l;
+}
+
+static void err_value(char *errstr, size_t errstr_size, const char *prefix,
+                      const char *v, size_t len)
+{
+    char q[HF_QUOTE_MAX];
+    hf_json_quote_short(q, sizeof(q), v, len);
+    snprintf(errstr, errstr_size, "%s%s", prefix, q);
+}
+
+static void event_init(hf_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->order_id = "";
+    e->source.partition = -1;
+}
+
+/* Maps a decoded record of the writer's schema into e and validates it. */
+static int map_record(hf_avro_event_reader *r, avro_value_t *rec, hf_event *e,
+                      char *errstr, size_t errstr_size)
+{
+    avro_value_t v[F_COUNT];
+    int absent[F_COUNT];
+    event_init(e);
+    for (int f = 0; f < F_COUNT; f++) {
+        absent[f] = field_value(r, rec, f, &v[f]);
+        if (absent[f] && rules[f].required) {
+            snprintf(errstr, errstr_size, "missing field: %s", rules[f].name);
+            return -1;
+        }
+    }
+    get_string(&v[F_EVENT_ID], &e->event_id, &e->event_id_len);
+
+    const char *s;
+    size_t n;
+    if (avro_value_get_type(&v[F_TYPE]) == AVRO_ENUM) {
+        int sym = 0;
+        avro_value_get_enum(&v[F_TYPE], &sym);
+        s = avro_schema_enum_get(avro_value_get_schema(&v[F_TYPE]), sym);
+        if (s == NULL)
+            s = "";
+        n = strlen(s);
+    } else {
+        get_string(&v[F_TYPE], &s, &n);
+    }
+    if (hf_event_type_parse(s, n, &e->type) != 0) {
+        err_value(errstr, errstr_size,
+                  "field type: expected \"purchase\" or \"return\", got ", s, n);
+        return -1;
+    }
+
+    get_string(&v[F_CUSTOMER_ID], &e->customer_id, &e->customer_id_len);
+    if (!absent[F_ORDER_ID])
+        get_string(&v[F_ORDER_ID], &e->order_id, &e->order_id_len);
+
+    if (avro_value_get_type(&v[F_EVENT_TIME]) == AVRO_STRING) {
+        get_string(&v[F_EVENT_TIME], &s, &n);
+        if (hf_parse_rfc3339(s, n, &e->event_time) != 0) {
+            err_value(errstr, errstr_size,
+                      "field event_time: not an RFC 3339 timestamp: ", s, n);
+            return -1;
+        }
+    } else {
+        e->event_time = get_integer(&v[F_EVENT_TIME]);
+    }
+    e->amount_minor = get_integer(&v[F_AMOUNT_MINOR]);
+    if (!absent[F_CURRENCY]) {
+        get_string(&v[F_CURRENCY], &s, &n);
+        if (n >= sizeof(e->currency)) {
+            err_value(errstr, errstr_size,
+                      "field currency: longer than 3 bytes: ", s, n);
+            return -1;
+        }
+        memcpy(e->currency, s, n);
+        e->currency[n] = '\0';
+    }
+    e->items = get_integer(&v[F_ITEMS]);
+    return hf_event_validate(e, errstr, errstr_size);
+}
+
+int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
+                         size_t len, hf_event *e, char *errstr,
+                         size_t errstr_size)
+{
+    /* Bytes after the datum are ignored, as Confluent's deserializers do:
+     * avro-c has no public read position, and finding the datum's size
+     * (avro_value_sizeof) would cost a sixth of the decoding time. */
+    avro_reader_memory_set_source(r->mem, buf, (int64_t)len);
+    if (avro_value_read(r->mem, &r->value) != 0) {
+        event_init(e);
+        snprintf(errstr, errstr_size, "invalid Avro datum: %s",
+                 avro_strerror());
+        return -1;
+    }
+    return map_record(r, &r->value, e, errstr, errstr_size);
+}
+
+/*--- Container files: the framing check ------------------------------------*/
+
+/* Limits against absurd lengths in a damaged header. */
+#define MAX_META_VALUE (16 * 1024 * 1024)
+
+struct hf_avro_file {
+    char *path;
+    avro_file_reader_t fr;   /* NULL when no block is intact */
+    hf_avro_event_reader *r; /* for the file's writer schema */
+    int64_t records;         /* records in the intact blocks */
+    int64_t read;            /* records read so far */
+    int failed;              /* -2 was returned: nothing more to read */
+    char corrupt[256];       /* why the intact part ends early, or "" */
+};
+
+static int read_exact(FILE *fp, void *p, size_t n)
+{
+    return fread(p, 1, n, fp) == n ? 0 : -1;
+}
+
+/* A zig-zag varint long; *at_eof set when the file ends before its first
+ * byte. Returns 0 or -1. */
+static int read_long(FILE *fp, int64_t *v, int *at_eof)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        int c = getc(fp);
+        if (c == EOF) {
+            if (at_eof)
+                *at_eof = shift == 0;
+            return -1;
+        }
+        u |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) {
+            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1; /* more than 10 bytes */
+}
+
+/* Reads the header; *schema_json (malloc'ed) and *codec_null are set. */
+static int scan_header(FILE *fp, char sync[16], char **schema_json,
+                       size_t *schema_len, char *errstr, size_t errstr_size)
+{
+    char magic[4];
+    if (read_exact(fp, magic, 4) != 0 || !hf_avro_is_container(magic, 4)) {
+        snprintf(errstr, errstr_size, "not an Avro container file");
+        return -1;
+    }
+    for (;;) {
+        int64_t count, bytes;
+        if (read_long(fp, &count, NULL) != 0)
+            goto corrupt;
+        if (count == 0)
+            break;
+        if (count < 0) {
+            count = -count;
+            if (read_long(fp, &bytes, NULL) != 0)
+                goto corrupt;
+        }
+        for (int64_t i = 0; i < count; i++) {
+            int64_t klen, vlen;
+            char key[64];
+            if (read_long(fp, &klen, NULL) != 0 || klen < 0)
+                goto corrupt;
+            if ((size_t)klen < sizeof(key)) {
+                if (read_exact(fp, key, (size_t)klen) != 0)
+                    goto corrupt;
+                key[klen] = '\0';
+            } else {
+                key[0] = '\0';
+                if (fseeko(fp, (off_t)klen, SEEK_CUR) != 0)
+                    goto corrupt;
+            }
+            if (read_long(fp, &vlen, NULL) != 0 || vlen < 0 ||
+                vlen > MAX_META_VALUE)
+                goto corrupt;
+            if (strcmp(key, "avro.schema") == 0 && *schema_json == NULL) {
+                *schema_json = malloc((size_t)vlen + 1);
+                if (*schema_json == NULL) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    return -1;
+                }
+                if (read_exact(fp, *schema_json, (size_t)vlen) != 0)
+                    goto corrupt;
+                (*schema_json)[vlen] = '\0';
+                *schema_len = (size_t)vlen;
+            } else if (fseeko(fp, (off_t)vlen, SEEK_CUR) != 0) {
+                goto corrupt;
+            }
+        }
+    }
+    if (read_exact(fp, sync, 16) != 0)
+        goto corrupt;
+    if (*schema_json == NULL) {
+        snprintf(errstr, errstr_size, "Avro file header has no schema");
+        return -1;
+    }
+    return 0;
+corrupt:
+    snprintf(errstr, errstr_size, "corrupt Avro file header");
+    return -1;
+}
+
+/* Walks the blocks after the header: f->records and f->corrupt. */
+static void scan_blocks(FILE *fp, off_t file_size, const char sync[16],
+                        hf_avro_file *f)
+{
+    for (int64_t block = 1;; block++) {
+        int64_t count, size;
+        int at_eof = 0;
+        char marker[16];
+        if (read_long(fp, &count, &at_eof) != 0) {
+            if (!at_eof)
+                snprintf(f->corrupt, sizeof(f->corrupt),
+                         "corrupt Avro file: block %lld: bad record count",
+                         (long long)block);
+            return; /* at_eof: the clean end */
+        }
+        if (count <= 0 || read_long(fp, &size, NULL) != 0 || size < 0) {
+            snprintf(f->corrupt, sizeof(f->corrupt),
+                     "corrupt Avro file: block %lld: bad block header",
+                     (long long)block);
+            return;
+        }
+        off_t pos = ftello(fp);
+        if (pos < 0 || size > (int64_t)(file_size - pos) ||
+            fseeko(fp, (off_t)size, SEEK_CUR) != 0 ||
+            read_exact(fp, marker, 16) != 0) {
+            snprintf(f->corrupt, sizeof(f->corrupt),
+                     "corrupt Avro file: block %lld: truncated",
+                     (long long)block);
+            return;
+        }
+        if (memcmp(marker, sync, 16) != 0) {
+            snprintf(f->corrupt, sizeof(f->corrupt),
+                     "corrupt Avro file: block %lld: sync marker mismatch",
+                     (long long)block);
+            return;
+        }
+        f->records += count;
+    }
+}
+
+/*--- Container files: reading ----------------------------------------------*/
+
+hf_avro_file *hf_avro_file_open(const char *path, char *errstr,
+                                size_t errstr_size)
+{
+    char sync[16];
+    char *schema_json = NULL;
+    size_t schema_len = 0;
+    avro_schema_t schema = NULL;
+    char why[256];
+    struct stat st;
+
+    if (strcmp(path, "-") == 0) {
+        snprintf(errstr, errstr_size,
+                 "-: cannot read an Avro container file from a stream");
+        return NULL;
+    }
+    hf_avro_file *f = calloc(1, sizeof(*f));
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL || f == NULL || fstat(fileno(fp), &st) != 0) {
+        snprintf(errstr, errstr_size, "cannot open %s: %s", path,
+                 f ? strerror(errno) : "out of memory");
+        goto fail;
+    }
+    f->path = strdup(path);
+    if (f->path == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    if (scan_header(fp, sync, &schema_json, &schema_len, why,
+                    sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path, why);
+        goto fail;
+    }
+    if (hf_avro_schema_parse(schema_json, schema_len, &schema, why,
+                             sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path, why);
+        goto fail;
+    }
+    f->r = hf_avro_event_reader_new(schema, why, sizeof(why));
+    if (f->r == NULL) {
+        snprintf(errstr, errstr_size, "%s: %s", path, why);
+        goto fail;
+    }
+    scan_blocks(fp, st.st_size, sync, f);
+    fclose(fp);
+    fp = NULL;
+    /* avro-c reads the header and the first block on open: only open it
+     * when there is an intact block */
+    if (f->records > 0) {
+        int rc = avro_file_reader(path, &f->fr);
+        if (rc != 0) {
+            f->fr = NULL;
+            snprintf(errstr, errstr_size, "%s: %s", path,
+                     rc == EILSEQ || rc == EINVAL ? avro_strerror()
+                                                  : strerror(rc));
+            goto fail;
+        }
+    }
+    avro_schema_decref(schema);
+    free(schema_json);
+    return f;
+fail:
+    if (fp)
+        fclose(fp);
+    if (schema)
+        avro_schema_decref(schema);
+    free(schema_json);
+    hf_avro_file_close(f);
+    return NULL;
+}
+
+int hf_avro_file_next(hf_avro_file *f, hf_event *e, char *errstr,
+                      size_t errstr_size)
+{
+    if (f->failed || f->read >= f->records) {
+        if (f->corrupt[0] == '\0')
+            return 0;
+        f->failed = 1;
+        event_init(e);
+        snprintf(errstr, errstr_size, "%s", f->corrupt);
+        return -2;
+    }
+    f->read++;
+    if (avro_file_reader_read_value(f->fr, &f->r->value) != 0) {
+        snprintf(f->corrupt, sizeof(f->corrupt),
+                 "corrupt Avro file: record %lld: %s", (long long)f->read,
+                 avro_strerror());
+        f->failed = 1;
+        event_init(e);
+        snprintf(errstr, errstr_size, "%s", f->corrupt);
+        return -2;
+    }
+    int rc = map_record(f->r, &f->r->value, e, errstr, errstr_size);
+    e->source.topic = NULL;
+    e->source.partition = -1;
+    e->source.offset = f->read;
+    return rc == 0 ? 1 : -1;
+}
+
+int64_t hf_avro_file_records(const hf_avro_file *f)
+{
+    return f->records;
+}
+
+void hf_avro_file_close(hf_avro_file *f)
+{
+    if (f == NULL)
+        return;
+    if (f->fr)
+        avro_file_reader_close(f->fr);
+    hf_avro_event_reader_destroy(f->r);
+    free(f->path);
+    free(f);
+}
+
+/*--- Raw datums ------------------------------------------------------------*/
+
+static int put_long(hf_buf *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63));
+    char tmp[10];
+    size_t n = 0;
+    while (z >= 0x80) {
+        tmp[n++] = (char)((z & 0x7F) | 0x80);
+        z >>= 7;
+    }
+    tmp[n++] = (char)z;
+    return hf_buf_append(b, tmp, n);
+}
+
+static int put_string(hf_buf *b, const char *s, size_t len)
+{
+    if (s == NULL)
+        len = 0;
+    if (put_long(b, (int64_t)len) != 0)
+        return -1;
+    return len ? hf_buf_append(b, s, len) : 0;
+}
+
+static int encode_signal(const hf_signal *s, hf_buf *b)
+{
+    const char *behaviour = s->behaviour_name ? s->behaviour_name : "";
+    int nfail = 0;
+    for (unsigned i = 0; i < HF_FAIL_COUNT; i++)
+        nfail += (s->failing >> i) & 1u;
+    if (put_string(b, s->signal_id, strlen(s->signal_id)) ||
+        put_string(b, behaviour, strlen(behaviour)) ||
+        put_string(b, s->customer_id, s->customer_id_len) ||
+        put_long(b, s->kind == HF_KIND_FIRE ? 1 : 0) ||
+        put_long(b, (int64_t)s->cause) ||
+        put_long(b, s->effective_time) ||
+        put_long(b, s->metrics.orders) || put_long(b, s->metrics.items) ||
+        put_long(b, s->metrics.gross_minor) ||
+        put_long(b, s->metrics.returned_minor) ||
+        put_long(b, s->metrics.net_minor) ||
+        put_long(b, s->metrics.returns))
+        return -1;
+    if (nfail > 0) {
+        if (put_long(b, nfail) != 0)
+            return -1;
+        for (unsigned i = 0; i < HF_FAIL_COUNT; i++) {
+            const char *name = hf_fail_name(1u << i);
+            if (((s->failing >> i) & 1u) &&
+                put_string(b, name, strlen(name)) != 0)
+                return -1;
+        }
+    }
+    if (put_long(b, 0) != 0) /* end of the failing array */
+        return -1;
+    if (s->trigger_event_id == NULL)
+        return put_long(b, 0); /* trigger: null */
+    if (put_long(b, 1) != 0 ||
+        put_string(b, s->trigger_event_id, s->trigger_event_id_len) != 0)
+        return -1;
+    const char *topic = s->trigger_source.topic;
+    if (topic == NULL) /* from a file: topic, partition, offset null */
+        return put_long(b, 0) || put_long(b, 0) || put_long(b, 0) ? -1 : 0;
+    return put_long(b, 1) || put_string(b, topic, strlen(topic)) ||
+                   put_long(b, 1) || put_long(b, s->trigger_source.partition) ||
+                   put_long(b, 1) || put_long(b, s->trigger_source.offset)
+               ? -1
+               : 0;
+}
+
+static void restore(hf_buf *b, size_t mark)
+{
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+}
+
+int hf_avro_encode_signal(const hf_signal *s, hf_buf *out)
+{
+    size_t mark = out->len;
+    if (encode_signal(s, out) == 0)
+        return 0;
+    restore(out, mark);
+    return -1;
+}
+
+int hf_avro_encode_event(const hf_event *e, hf_buf *out)
+{
+    size_t mark = out->len;
+    if (put_string(out, e->event_id, e->event_id_len) ||
+        put_long(out, e->type == HF_EVENT_RETURN ? 1 : 0) ||
+        put_string(out, e->customer_id, e->customer_id_len) ||
+        put_string(out, e->order_id, e->order_id_len) ||
+        put_long(out, e->event_time) || put_long(out, e->amount_minor) ||
+        put_string(out, e->currency,
+                   strnlen(e->currency, sizeof(e->currency))) ||
+        put_long(out, e->items)) {
+        restore(out, mark);
+        return -1;
+    }
+    return 0;
+}
+
+/*--- Container files: writing ----------------------------------------------*/
+
+/* avro-c buffers a block in memory; a record must fit in one. */
+#define BLOCK_SIZE (64 * 1024)
+
+struct hf_avro_writer {
+    avro_schema_t schema; /* avro-c's writer borrows it: keep it alive */
+    avro_file_writer_t fw;
+    hf_buf buf;
+};
+
+static hf_avro_writer *writer_open(const char *path, const char *codec,
+                                   const char *schema_json, char *errstr,
+                                   size_t errstr_size)
+{
+    char why[256];
+    hf_avro_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (hf_avro_schema_parse(schema_json, strlen(schema_json), &w->schema,
+                             why, sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "%s", why);
+        free(w);
+        return NULL;
+    }
+    int rc;
+    if (strcmp(path, "-") == 0)
+        rc = avro_file_writer_create_with_codec_fp(stdout, "-", 0, w->schema,
+                                                   &w->fw, codec, BLOCK_SIZE);
+    else
+        rc = avro_file_writer_create_with_codec(path, w->schema, &w->fw,
+                                                codec, BLOCK_SIZE);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "cannot create Avro file %s: %s", path,
+                 avro_strerror());
+        avro_schema_decref(w->schema);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+hf_avro_writer *hf_avro_signal_file_open(const char *path, const char *codec,
+                                         char *errstr, size_t errstr_size)
+{
+    return writer_open(path, codec, hf_avro_switch_signal_schema_json, errstr,
+                       errstr_size);
+}
+
+hf_avro_writer *hf_avro_event_file_open(const char *path, const char *codec,
+                                        char *errstr, size_t errstr_size)
+{
+    return writer_open(path, codec, hf_avro_customer_event_schema_json,
+                       errstr, errstr_size);
+}
+
+static int writer_append(hf_avro_writer *w, char *errstr, size_t errstr_size)
+{
+    if (avro_file_writer_append_encoded(w->fw, w->buf.data,
+                                        (int64_t)w->buf.len) != 0) {
+        snprintf(errstr, errstr_size, "cannot write Avro record: %s",
+                 avro_strerror());
+        return -1;
+    }
+    return 0;
+}
+
+int hf_avro_signal_file_write(hf_avro_writer *w, const hf_signal *s,
+                              char *errstr, size_t errstr_size)
+{
+    hf_buf_reset(&w->buf);
+    if (hf_avro_encode_signal(s, &w->buf) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    return writer_append(w, errstr, errstr_size);
+}
+
+int hf_avro_event_file_write(hf_avro_writer *w, const hf_event *e,
+                             char *errstr, size_t errstr_size)
+{
+    hf_buf_reset(&w->buf);
+    if (hf_avro_encode_event(e, &w->buf) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    return writer_append(w, errstr, errstr_size);
+}
+
+int hf_avro_writer_close(hf_avro_writer *w, char *errstr, size_t errstr_size)
+{
+    int rc = 0;
+    if (w == NULL)
+        return 0;
+    if (avro_file_writer_close(w->fw) != 0) {
+        snprintf(errstr, errstr_size, "cannot write Avro file: %s",
+                 avro_strerror());
+        rc = -1;
+    }
+    avro_schema_decref(w->schema);
+    hf_buf_free(&w->buf);
+    free(w);
+    return rc;
+}
