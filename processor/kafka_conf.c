@@ -18,6 +18,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                      : level == 4 ? HF_LOG_WARN
                      : level <= 6 ? HF_LOG_INFO
                                   : HF_LOG_DEBUG;
+    /* The same kafka.* keys configure consumers and producers: that a
+     * consumer property is ignored by a producer (and back) is expected. */
+    if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, " will be ignored by this ") != NULL)
+        l = HF_LOG_DEBUG;
     if (l == HF_LOG_DEBUG && hf_log_get_level() < HF_LOG_DEBUG)
         return;
     hf_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);

@@ -1,0 +1,271 @@
+"""`hirefire run` on a real Kafka broker against the replays.
+
+- Events (with the generator's corner cases and invalid lines) in a
+  4-partition topic, processed live, give exactly the signals that
+  `hirefire replay --topic` gives, and each partition's signals equal a file
+  replay of that partition's events in offset order (dumped with kcat).
+- Separate purchase and return topics (input.topic.<t>.type) give the
+  signals of a file replay of each partition's purchases then returns.
+- An event in a partition its customer does not belong to is counted.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zlib
+
+import pytest
+
+from servers import kafka_server  # noqa: F401  (session fixture)
+import gen_events
+
+PARTS = 4
+RUN_TIMEOUT = 120
+
+
+def keyed(lines):
+    """(customer_id key, line) pairs; lines that are not objects with a
+    string customer_id get no key (the producer picks a partition)."""
+    out = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            key = obj.get("customer_id") if isinstance(obj, dict) else None
+        except ValueError:
+            key = None
+        out.append((key if isinstance(key, str) and key else None, line))
+    return out
+
+
+def write_config(path, kafka, topics, output, dead_letter, group, extra=""):
+    path.write_text(
+        f"input.topics={','.join(topics)}\n"
+        "input.format=json\n"
+        f"output.topic={output}\n"
+        "output.format=json\n"
+        f"dead_letter.topic={dead_letter}\n"
+        "store.backend=memory\n"
+        "processing.guarantee=at_least_once\n"
+        "http.listen=\n"
+        f"kafka.bootstrap.servers={kafka.bootstrap}\n"
+        f"kafka.group.id={group}\n" + extra)
+    return path
+
+
+def run_until_idle(hirefire, config, *args, idle_ms=1500):
+    res = subprocess.run([hirefire, "run", "-c", str(config), "--max-idle-ms",
+                          str(idle_ms), *args], capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, f"hirefire run failed:\n{res.stderr}"
+    return res.stderr
+
+
+def counters(stderr):
+    """The counters of run's last summary line."""
+    m = re.search(r"hirefire run: (\d+) messages \((\d+) re-read\), (\d+) signals, "
+                  r"(\d+) dead letters, (\d+) in a foreign partition, (\d+) commits",
+                  stderr)
+    assert m, f"no counter line in:\n{stderr}"
+    keys = ("messages", "restored", "signals", "dead_letters", "wrong_partition",
+            "commits")
+    return dict(zip(keys, map(int, m.groups())))
+
+
+def file_replay(hirefire, config, data):
+    res = subprocess.run([hirefire, "replay", "-q", "-c", str(config), "-i", "-"],
+                         input=data, capture_output=True, timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, res.stderr.decode()
+    return [json.loads(line) for line in res.stdout.decode().splitlines()]
+
+
+def without_kafka_trigger(s):
+    s = dict(s)
+    if s["trigger"] is not None:
+        s["trigger"] = {"event_id": s["trigger"]["event_id"]}
+    return s
+
+
+def partition_of(customer_id):
+    """librdkafka's consistent partitioner: CRC-32 of the key."""
+    return zlib.crc32(customer_id.encode()) % PARTS
+
+
+def live_signals(kafka, topic):
+    """Signals per stream. The output has PARTS partitions and is keyed by
+    customer, so stream p's signals are exactly partition p, in order."""
+    by_part = {p: [] for p in range(PARTS)}
+    for r in kafka.consume(topic):
+        s = json.loads(r.value)
+        assert r.key == s["customer_id"]
+        assert r.partition == partition_of(s["customer_id"])
+        by_part[r.partition].append(s)
+    return by_part
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    case = gen_events.generate(7, 3000)
+    d = tmp_path_factory.mktemp("gen")
+    props = d / "behaviours.properties"
+    props.write_text(case.properties)
+    return case, props.read_text()
+
+
+def test_live_equals_kafka_replay_and_file_replay(hirefire, kafka_server, generated,
+                                                  tmp_path):
+    case, behaviours = generated
+    k = kafka_server
+    k.create_topic("live-in", PARTS)
+    k.create_topic("live-signals", PARTS)
+    k.create_topic("live-dead", 1)
+    k.produce("live-in", keyed(case.lines))
+    cfg = write_config(tmp_path / "run.properties", k, ["live-in"], "live-signals",
+                       "live-dead", "live-1", behaviours)
+
+    c = counters(run_until_idle(hirefire, cfg))
+    live = live_signals(k, "live-signals")
+    total = sum(len(v) for v in live.values())
+    assert total == c["signals"]
+    kinds = {(s["kind"], s["cause"]) for v in live.values() for s in v}
+    assert ("hire", "purchase") in kinds and ("fire", "expiry") in kinds, kinds
+
+    # Each partition equals a file replay of its events in offset order.
+    invalid = 0
+    for p in range(PARTS):
+        recs = k.consume("live-in", partition=p)
+        data = "".join(r.value + "\n" for r in recs).encode()
+        expected = file_replay(hirefire, cfg, data)
+        assert [without_kafka_trigger(s) for s in live[p]] == expected, f"partition {p}"
+        by_offset = {}
+        for r in recs:
+            try:
+                by_offset[r.offset] = json.loads(r.value)
+            except ValueError:
+                pass
+        for s in live[p]:
+            t = s["trigger"]
+            if t is None:
+                assert s["cause"] == "expiry"
+                continue
+            assert (t["topic"], t["partition"]) == ("live-in", p)
+            assert by_offset[t["offset"]]["event_id"] == t["event_id"]
+        dl = subprocess.run([hirefire, "replay", "-q", "-c", str(cfg), "-i", "-",
+                             "-o", "/dev/null", "-d", "-"], input=data,
+                            capture_output=True, timeout=RUN_TIMEOUT)
+        invalid += len(dl.stderr.splitlines())
+    assert invalid > 0
+    assert c["dead_letters"] == invalid
+    assert len(k.consume("live-dead")) == invalid
+    assert c["messages"] == len(keyed(case.lines))
+    assert c["restored"] == 0 and c["wrong_partition"] == 0
+
+    # The Kafka replay gives the same signals, Kafka triggers included.
+    res = subprocess.run([hirefire, "replay", "-q", "-c", str(cfg), "--topic", "live-in",
+                          "--brokers", k.bootstrap], capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    replayed = {p: [] for p in range(PARTS)}
+    for line in res.stdout.splitlines():
+        s = json.loads(line)
+        replayed[partition_of(s["customer_id"])].append(s)
+    assert replayed == live
+
+    # A second run of the same group re-reads everything silently.
+    c2 = counters(run_until_idle(hirefire, cfg))
+    assert (c2["messages"], c2["restored"], c2["signals"], c2["dead_letters"]) == \
+        (c["messages"], c["messages"], 0, 0)
+    assert len(k.consume("live-signals")) == total
+
+
+def test_separate_purchase_and_return_topics(hirefire, kafka_server, tmp_path):
+    k = kafka_server
+    gen = subprocess.run([hirefire, "gen", "-q", "--seed", "5", "--customers", "300",
+                          "--events", "4000"], capture_output=True, text=True, check=True)
+    events = [json.loads(line) for line in gen.stdout.splitlines()]
+    purchases = [e for e in events if e["type"] == "purchase"]
+    returns = [e for e in events if e["type"] == "return"]
+    assert len(returns) > 50
+    for t in ("sep-purchases", "sep-returns", "sep-signals"):
+        k.create_topic(t, PARTS)
+    k.create_topic("sep-dead", 1)
+    behaviours = ("behaviour.loyal.window_days=60\nbehaviour.loyal.min_orders=2\n"
+                  "behaviour.loyal.max_return_ratio=0.5\n"
+                  "input.topic.sep-returns.type=return\n")
+    cfg = write_config(tmp_path / "run.properties", k, ["sep-purchases", "sep-returns"],
+                       "sep-signals", "sep-dead", "sep-1", behaviours)
+
+    def expected_for(parts_events):
+        out = {}
+        for p in range(PARTS):
+            data = "".join(json.dumps(e) + "\n" for e in parts_events if
+                           partition_of(e["customer_id"]) == p).encode()
+            out[p] = file_replay(hirefire, cfg, data)
+        return out
+
+    # The returns topic fixes the type: its events say "purchase" here.
+    disguised = [dict(e, type="purchase") for e in returns]
+    k.produce("sep-purchases", [(e["customer_id"], json.dumps(e)) for e in purchases])
+    want_first = sum(len(v) for v in expected_for(purchases).values())
+    want = expected_for(purchases + returns)  # per partition: purchases, then returns
+
+    proc = subprocess.Popen([hirefire, "run", "-c", str(cfg)], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for_count(k, "sep-signals", want_first, proc)
+        k.produce("sep-returns", [(e["customer_id"], json.dumps(e)) for e in disguised])
+        wait_for_count(k, "sep-signals", sum(len(v) for v in want.values()), proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    got = live_signals(k, "sep-signals")
+    for p in range(PARTS):
+        assert [without_kafka_trigger(s) for s in got[p]] == want[p], f"partition {p}"
+    causes = {s["cause"] for v in got.values() for s in v}
+    assert "return" in causes, causes
+    assert counters(err)["dead_letters"] == 0
+
+
+def wait_for_count(kafka, topic, n, proc, timeout=90):
+    deadline = time.monotonic() + timeout
+    have = -1
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        have = len(kafka.consume(topic))
+        if have >= n:
+            assert have == n, f"{topic}: {have} signals, expected {n}"
+            return
+        time.sleep(0.3)
+    pytest.fail(f"{topic}: {have} signals after {timeout}s, expected {n}")
+
+
+def test_event_in_a_foreign_partition_is_counted(hirefire, kafka_server, tmp_path):
+    k = kafka_server
+    k.create_topic("foreign-in", PARTS)
+    k.create_topic("foreign-signals", PARTS)
+    k.create_topic("foreign-dead", 1)
+    ev = {"event_id": "x1", "type": "purchase", "customer_id": "c0000001",
+          "event_time": 1704067200000, "amount_minor": 100, "currency": "EUR", "items": 1}
+    home = partition_of("c0000001")
+    assert home == 0
+    k.produce("foreign-in", [("c0000001", json.dumps(ev))], partition=3)
+    k.produce("foreign-in", [("c0000001", json.dumps(dict(ev, event_id="x2")))])
+    cfg = write_config(tmp_path / "run.properties", k, ["foreign-in"], "foreign-signals",
+                       "foreign-dead", "foreign-1")
+    err = run_until_idle(hirefire, cfg)
+    c = counters(err)
+    assert (c["messages"], c["wrong_partition"], c["dead_letters"]) == (2, 1, 0)
+    assert ('customer "c0000001" belongs to partition 0 of foreign-in but arrived in '
+            'partition 3 at offset 0') in err
+    # Processed where it arrived: a stream of its own, one order each.
+    assert k.consume("foreign-signals") == []
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__] + sys.argv[1:]))
