@@ -292,6 +292,8 @@ int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
     for (uint64_t i = 0; i < ndays && !r.err; i++) {
         hf_day_agg *a = &days[i];
         int64_t day = i == 0 ? unzigzag(get_varint(&r)) : prev + (int64_t)get_varint(&r);
+        if (r.err)
+            break;
         if (day > INT32_MAX || day < INT32_MIN || (i > 0 && day <= prev)) {
             free(days);
             snprintf(errstr, errstr_size, "state is corrupt: day %lld out of order",
