@@ -48,7 +48,7 @@ static void gen_usage(FILE *out)
         "  -q, --quiet               no summary on standard error\n"
         "  -h, --help                this text\n"
         "\n"
-        "Exit status: 0 done, 1 the output failed, 2 usage error.\n");
+        "Exit status: 0 done, 1 the output failed, 2 usage or configuration error.\n");
 }
 
 /* Parses a decimal integer in [min, max]. */

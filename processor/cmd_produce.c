@@ -377,6 +377,11 @@ int hf_cmd_produce(int argc, char **argv)
         goto out;
     }
 
+    if (strcmp(input, "-") != 0 && access(input, R_OK) != 0) {
+        fprintf(stderr, "hirefire produce: cannot open %s: %s\n", input, strerror(errno));
+        rc = 1;
+        goto out;
+    }
     r.sink = hf_gen_sink_kafka_open(&cfg, brokers, topic, fmt, schema_id, err, sizeof(err));
     if (r.sink == NULL) {
         fprintf(stderr, "hirefire produce: %s\n", err);
