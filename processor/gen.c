@@ -172,7 +172,8 @@ hf_gen *hf_gen_new(const hf_gen_opts *opts)
         return NULL;
     }
     bucket *b = &g->ring[0];
-    qsort(b->v, b->n, sizeof(*b->v), cmp_pending);
+    if (b->n > 1)
+        qsort(b->v, b->n, sizeof(*b->v), cmp_pending);
     return g;
 }
 
@@ -285,7 +286,8 @@ int hf_gen_next(hf_gen *g, hf_event *e)
         g->pos = 0;
         g->day++;
         b = &g->ring[g->day % RING];
-        qsort(b->v, b->n, sizeof(*b->v), cmp_pending);
+        if (b->n > 1)
+            qsort(b->v, b->n, sizeof(*b->v), cmp_pending);
     }
     pending p = b->v[g->pos++]; /* copy: schedule() may grow other buckets */
 
