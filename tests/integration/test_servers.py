@@ -5,6 +5,7 @@ scripts' message (nothing is skipped)."""
 
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,6 +97,24 @@ def test_kafka_refuses_java_older_than_17(tmp_path):
     assert res.stderr == (f"scripts/kafka: {fake}/java is Java 11; "
                           "Kafka 4 needs Java 17 or newer\n")
     assert not (tmp_path / "k").exists()
+
+
+def test_a_failed_start_raises_the_scripts_message_and_leaves_no_dir(
+        tmp_path, monkeypatch):
+    fake = tmp_path / "jdk" / "bin"
+    fake.mkdir(parents=True)
+    (fake / "java").write_text(
+        "#!/bin/sh\necho '    java.specification.version = 11' >&2\n")
+    (fake / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    with pytest.raises(ServerError) as e:
+        servers.start_kafka()
+    assert str(e.value) == ("scripts/kafka start failed (exit 1): "
+                            f"scripts/kafka: {fake}/java is Java 11; "
+                            "Kafka 4 needs Java 17 or newer")
+    assert os.listdir(tmp_path / "tmp") == []
 
 
 @pytest.mark.parametrize("kind", ["kafka", "redis"])
