@@ -14,6 +14,7 @@
  * sync markers), and the reader then reads exactly the records of the
  * intact blocks.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include "codec_avro.h"
 
 #include <errno.h>
@@ -759,43 +760,124 @@ int hf_avro_encode_event(const hf_event *e, hf_buf *out)
 
 /*--- Container files: writing ----------------------------------------------*/
 
+/*
+ * avro-c's file writer blocks and compresses the records, but the schema it
+ * puts in the header is its own rendering of the parsed schema, without
+ * "logicalType" and "default" attributes. So it writes into a stream of
+ * ours that swallows its header and writes one with our schema text (and
+ * avro-c's codec and sync marker) in its place; the blocks pass through.
+ */
+
 /* avro-c buffers a block in memory; a record must fit in one. */
 #define BLOCK_SIZE (64 * 1024)
 
 struct hf_avro_writer {
     avro_schema_t schema; /* avro-c's writer borrows it: keep it alive */
     avro_file_writer_t fw;
+    FILE *stream;         /* the stream avro-c writes to (sink_write) */
+    FILE *out;            /* the file, or stdout */
+    const char *schema_json;
+    const char *codec;
+    hf_buf header;        /* avro-c's header, until it is replaced */
+    int header_done;
+    int failed;           /* a write to out failed */
     hf_buf buf;
 };
+
+static ssize_t sink_write(void *cookie, const char *data, size_t n)
+{
+    hf_avro_writer *w = cookie;
+    if (!w->header_done)
+        return hf_buf_append(&w->header, data, n) == 0 ? (ssize_t)n : -1;
+    if (fwrite(data, 1, n, w->out) != n) {
+        w->failed = 1;
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
+/* Writes our header with the sync marker that ends avro-c's. */
+static int write_header(hf_avro_writer *w)
+{
+    if (w->header.len < 4 + 16)
+        return -1;
+    hf_buf h = HF_BUF_INIT;
+    int rc = hf_buf_append(&h, "Obj\x01", 4) || put_long(&h, 2) ||
+             put_string(&h, "avro.codec", 10) ||
+             put_string(&h, w->codec, strlen(w->codec)) ||
+             put_string(&h, "avro.schema", 11) ||
+             put_string(&h, w->schema_json, strlen(w->schema_json)) ||
+             put_long(&h, 0) ||
+             hf_buf_append(&h, w->header.data + w->header.len - 16, 16);
+    if (rc == 0 && fwrite(h.data, 1, h.len, w->out) != h.len)
+        rc = -1;
+    hf_buf_free(&h);
+    hf_buf_free(&w->header);
+    w->header_done = 1;
+    return rc ? -1 : 0;
+}
+
+static void writer_free(hf_avro_writer *w)
+{
+    if (w->stream)
+        fclose(w->stream);
+    if (w->out && w->out != stdout)
+        fclose(w->out);
+    if (w->schema)
+        avro_schema_decref(w->schema);
+    hf_buf_free(&w->header);
+    hf_buf_free(&w->buf);
+    free(w);
+}
 
 static hf_avro_writer *writer_open(const char *path, const char *codec,
                                    const char *schema_json, char *errstr,
                                    size_t errstr_size)
 {
-    char why[256];
+    static const char *const codecs[] = {"null", "deflate", "snappy", "lzma"};
+    size_t c = 0;
+    while (c < 4 && strcmp(codec, codecs[c]) != 0)
+        c++;
+    if (c == 4) { /* avro-c 1.11.1 reads uninitialised memory on these */
+        snprintf(errstr, errstr_size,
+                 "unknown Avro codec \"%s\" (null, deflate, snappy, lzma)",
+                 codec);
+        return NULL;
+    }
     hf_avro_writer *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
+    w->schema_json = schema_json;
+    w->codec = codecs[c];
     if (hf_avro_schema_parse(schema_json, strlen(schema_json), &w->schema,
-                             why, sizeof(why)) != 0) {
-        snprintf(errstr, errstr_size, "%s", why);
-        free(w);
+                             errstr, errstr_size) != 0) {
+        writer_free(w);
         return NULL;
     }
-    int rc;
-    if (strcmp(path, "-") == 0)
-        rc = avro_file_writer_create_with_codec_fp(stdout, "-", 0, w->schema,
-                                                   &w->fw, codec, BLOCK_SIZE);
-    else
-        rc = avro_file_writer_create_with_codec(path, w->schema, &w->fw,
-                                                codec, BLOCK_SIZE);
-    if (rc != 0) {
+    w->out = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (w->out == NULL) {
         snprintf(errstr, errstr_size, "cannot create Avro file %s: %s", path,
-                 avro_strerror());
-        avro_schema_decref(w->schema);
-        free(w);
+                 strerror(errno));
+        writer_free(w);
+        return NULL;
+    }
+    cookie_io_functions_t io = {NULL, sink_write, NULL, NULL};
+    w->stream = fopencookie(w, "w", io);
+    if (w->stream == NULL ||
+        avro_file_writer_create_with_codec_fp(w->stream, path, 0, w->schema,
+                                              &w->fw, codec, BLOCK_SIZE) != 0) {
+        snprintf(errstr, errstr_size, "cannot create Avro file %s: %s", path,
+                 w->stream ? avro_strerror() : strerror(errno));
+        writer_free(w);
+        return NULL;
+    }
+    if (fflush(w->stream) != 0 || write_header(w) != 0) {
+        snprintf(errstr, errstr_size, "cannot write Avro file %s: %s", path,
+                 strerror(errno));
+        avro_file_writer_close(w->fw);
+        writer_free(w);
         return NULL;
     }
     return w;
@@ -858,8 +940,16 @@ int hf_avro_writer_close(hf_avro_writer *w, char *errstr, size_t errstr_size)
                  avro_strerror());
         rc = -1;
     }
-    avro_schema_decref(w->schema);
-    hf_buf_free(&w->buf);
-    free(w);
+    FILE *stream = w->stream, *out = w->out;
+    w->stream = NULL;
+    w->out = NULL;
+    int bad = fclose(stream) != 0 || w->failed;
+    bad |= out == stdout ? fflush(out) != 0 : fclose(out) != 0;
+    if (bad && rc == 0) {
+        snprintf(errstr, errstr_size, "cannot write Avro file: %s",
+                 strerror(errno));
+        rc = -1;
+    }
+    writer_free(w);
     return rc;
 }
