@@ -2,7 +2,7 @@
 that stresses the corners of SEMANTICS.md: few customers with ids sharing
 prefixes and differing in case, several behaviours with different windows and
 thresholds, late and too-late events, exact duplicates (re-sent soon, and
-re-sent after more than 32 ids of the customer), long clock jumps, returns
+re-sent after more than 32 ids of the customer), reused ids with new content, long clock jumps, returns
 bigger than purchases, ties on one day, events at day boundaries, pre-1970
 times, and invalid lines.
 
@@ -187,8 +187,11 @@ def generate(seed, n_events=2000):
         else:
             t = now
         last_time = t
-        if rng.random() < 0.01 and next_id > 0:
+        r = rng.random()
+        if r < 0.01 and next_id > 0:
             eid = "e%d" % rng.randrange(next_id)      # an id another customer used
+        elif r < 0.02 and per_customer.get(cust):     # this customer's id, new content
+            eid = json.loads(rng.choice(per_customer[cust][-40:]))["event_id"]
         else:
             eid = "e%d" % next_id
             next_id += 1

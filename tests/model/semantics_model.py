@@ -111,8 +111,9 @@ class _Pair:
 
 
 class Model:
-    def __init__(self, behaviours):
+    def __init__(self, behaviours, prune=True):
         self.behaviours = list(behaviours)
+        self.prune = prune     # False keeps every event (for the self-test)
         self.clock = None
         self.pairs = {}        # (customer_id, behaviour index) -> _Pair
         self.recent = {}       # customer_id -> deque of the last 32 event ids
@@ -160,8 +161,9 @@ class Model:
                 "trigger": trigger,
             })
         w = beh.window_days
-        pair.events = [e for e in pair.events if e["day"] > day - w]
-        in_window = [e["day"] for e in pair.events if e["day"] <= day]
+        if self.prune:
+            pair.events = [e for e in pair.events if e["day"] > day - w]
+        in_window = [e["day"] for e in pair.events if day - w < e["day"] <= day]
         pair.due = min(in_window) + w if in_window else None
 
     # --- expiries ----------------------------------------------------------
@@ -232,9 +234,9 @@ class Model:
         return True
 
 
-def run(behaviours, lines, advance_to=None):
+def run(behaviours, lines, advance_to=None, prune=True):
     """Runs the model over JSON lines; returns the model."""
-    m = Model(behaviours)
+    m = Model(behaviours, prune)
     for lineno, line in enumerate(lines, 1):
         m.process_line(line, lineno)
     if advance_to is not None:
