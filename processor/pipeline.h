@@ -32,6 +32,10 @@
  * The sticky assignors do not keep co-partitioned topics together across
  * several instances: with several input topics and several instances, set
  * kafka.partition.assignment.strategy=range (eager rebalances also work).
+ * When librdkafka reports the assignment lost (a session timeout, or a
+ * commit that raced with a rebalance and failed with ILLEGAL_GENERATION),
+ * nothing is committed for it: the next owner processes the uncommitted
+ * part again, so signals may repeat (same signal_id) but are never missing.
  *
  * Events whose customer_id belongs to another partition (librdkafka's
  * consistent partitioner, partitioner.h) are counted and logged at most
