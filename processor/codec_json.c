@@ -1,10 +1,11 @@
 /*
- * codec_json.c - JSON events in (jansson), JSON signals and events out
+ * codec_json.c - JSON events in (yajl, jansson for the rest), JSON signals and events out
  * (hand-written, always valid JSON whatever the bytes), RFC 3339 times.
  */
 #include "codec_json.h"
 
 #include <jansson.h>
+#include <yajl/yajl_parse.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,282 +369,173 @@ static int field_index(const char *k, size_t n)
 /*
  * jansson builds a tree with a hash table per object and costs ~5 us for a
  * typical event line; that alone would miss the throughput target. The fast
- * path parses the common shape - one flat object of strings, numbers,
- * booleans and nulls - in one pass, with exactly jansson's acceptance rules
- * for that subset. Whenever it meets anything else (nesting, exponents,
- * unusual escapes, any syntax error) it gives up and the input is decoded
- * with jansson, so results and error texts are jansson's in every case.
+ * path streams the line through yajl's event parser (no tree, no allocation
+ * per value) and keeps only the fields of an event. It accepts exactly what
+ * jansson accepts and sees the same values, or gives up: on any syntax error,
+ * on a top level that is not an object, on integers out of range, on strings
+ * with NUL bytes or invalid UTF-8 (which jansson rejects), the input is
+ * decoded with jansson, so error texts are jansson's in every case.
  */
 
 #define FAST_FAIL 1
 
-static const char *skip_ws(const char *p, const char *end)
+typedef struct fast_ctx {
+    fval *f;
+    char *w;     /* where the next decoded string goes in the arena */
+    int depth;   /* object/array nesting; 1 = the event object */
+    int field;   /* index of the current top-level key, or -1 */
+    int top;     /* the top level was an object */
+} fast_ctx;
+
+/* A value at depth 1 for one of our fields; deeper values are ignored. */
+static fval *fast_slot(fast_ctx *c)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
-    return p;
+    if (c->depth != 1 || c->field < 0)
+        return NULL;
+    return &c->f[c->field];
 }
 
-static int hexval(char c)
+static int valid_utf8(const unsigned char *s, size_t len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int hex4(const char *p, unsigned *v)
-{
-    unsigned r = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return -1;
-        r = (r << 4) | (unsigned)h;
-    }
-    *v = r;
-    return 0;
-}
-
-/*
- * Parses the string starting after its opening quote at *pp; the decoded
- * bytes go to *w (when w is not NULL) followed by a NUL. Returns 0 and moves
- * *pp past the closing quote, or FAST_FAIL.
- */
-static int fast_string(const char **pp, const char *end, char **w, size_t *len)
-{
-    const char *p = *pp;
-    char *o = w ? *w : NULL;
-    char *start = o;
-    for (;;) {
-        const char *run = p;
-        while (p < end && (unsigned char)*p >= 0x20 && *p != '"' &&
-               *p != '\\' && (unsigned char)*p < 0x80)
-            p++;
-        if (o) {
-            memcpy(o, run, (size_t)(p - run));
-            o += p - run;
-        }
-        if (p >= end)
-            return FAST_FAIL;
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            p++;
-            break;
-        }
-        if (c < 0x20)
-            return FAST_FAIL;
-        if (c >= 0x80) {
-            size_t n = utf8_seq((const unsigned char *)p, (size_t)(end - p));
-            if (n == 0)
-                return FAST_FAIL;
-            if (o) {
-                memcpy(o, p, n);
-                o += n;
-            }
-            p += n;
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] == 0)
+            return 0;
+        if (s[i] < 0x80) {
+            i++;
             continue;
         }
-        /* a backslash escape */
-        if (end - p < 2)
-            return FAST_FAIL;
-        char e = p[1];
-        char out;
-        switch (e) {
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
-        case '/': out = '/'; break;
-        case 'b': out = '\b'; break;
-        case 'f': out = '\f'; break;
-        case 'n': out = '\n'; break;
-        case 'r': out = '\r'; break;
-        case 't': out = '\t'; break;
-        case 'u': {
-            unsigned u;
-            if (end - p < 6 || hex4(p + 2, &u) != 0)
-                return FAST_FAIL;
-            /* NUL and surrogates: leave them to jansson's rules */
-            if (u == 0 || (u >= 0xD800 && u <= 0xDFFF))
-                return FAST_FAIL;
-            if (o) {
-                if (u < 0x80) {
-                    *o++ = (char)u;
-                } else if (u < 0x800) {
-                    *o++ = (char)(0xC0 | (u >> 6));
-                    *o++ = (char)(0x80 | (u & 0x3F));
-                } else {
-                    *o++ = (char)(0xE0 | (u >> 12));
-                    *o++ = (char)(0x80 | ((u >> 6) & 0x3F));
-                    *o++ = (char)(0x80 | (u & 0x3F));
-                }
-            }
-            p += 6;
-            continue;
-        }
-        default:
-            return FAST_FAIL;
-        }
-        if (o)
-            *o++ = out;
-        p += 2;
+        size_t n = utf8_seq(s + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
     }
-    if (o) {
-        *len = (size_t)(o - start);
-        *o++ = '\0';
-        *w = o;
-    }
-    *pp = p;
-    return 0;
+    return 1;
 }
 
-/*
- * Parses a number at *pp. An integer sets *kind = V_INTEGER and *v; a
- * fraction without exponent is V_OTHER; exponents (which may overflow in
- * jansson's eyes) and integers out of range are left to jansson.
- */
-static int fast_number(const char **pp, const char *end, int *kind, int64_t *v)
+static int fast_null(void *ctx)
 {
-    const char *p = *pp;
-    int neg = 0;
-    if (p < end && *p == '-') {
-        neg = 1;
-        p++;
-    }
-    if (p >= end || *p < '0' || *p > '9')
-        return FAST_FAIL;
-    uint64_t u = 0;
-    const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    if (*p == '0') {
-        p++;
-    } else {
-        while (p < end && *p >= '0' && *p <= '9') {
-            unsigned dgt = (unsigned)(*p - '0');
-            if (u > (limit - dgt) / 10)
-                return FAST_FAIL; /* jansson: "too big integer" */
-            u = u * 10 + dgt;
-            p++;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E'))
-        return FAST_FAIL;
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return FAST_FAIL;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p < end && (*p == 'e' || *p == 'E'))
-            return FAST_FAIL;
-        *kind = V_OTHER;
-    } else {
-        *kind = V_INTEGER;
-        *v = neg ? (int64_t)(0 - u) : (int64_t)u;
-    }
-    /* a number must end at a delimiter (jansson reads "12a" as an error) */
-    if (p < end && *p != ',' && *p != '}' && *p != ' ' && *p != '\n' &&
-        *p != '\r' && *p != '\t')
-        return FAST_FAIL;
-    *pp = p;
-    return 0;
+    fast_ctx *c = ctx;
+    fval *v = fast_slot(c);
+    if (c->depth == 0)
+        return 0;
+    if (v)
+        memset(v, 0, sizeof(*v));
+    return 1;
 }
 
-static int fast_literal(const char **pp, const char *end, const char *lit,
-                        size_t n)
+static int fast_other(fast_ctx *c)
 {
-    if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
-        return FAST_FAIL;
-    *pp += n;
-    return 0;
+    fval *v = fast_slot(c);
+    if (c->depth == 0)
+        return 0;
+    if (v) {
+        memset(v, 0, sizeof(*v));
+        v->kind = V_OTHER;
+    }
+    return 1;
 }
 
+static int fast_boolean(void *ctx, int b)
+{
+    (void)b;
+    return fast_other(ctx);
+}
+
+static int fast_double(void *ctx, double d)
+{
+    (void)d;
+    return fast_other(ctx);
+}
+
+static int fast_integer(void *ctx, long long i)
+{
+    fast_ctx *c = ctx;
+    fval *v = fast_slot(c);
+    if (c->depth == 0)
+        return 0;
+    if (v) {
+        memset(v, 0, sizeof(*v));
+        v->kind = V_INTEGER;
+        v->i = (int64_t)i;
+    }
+    return 1;
+}
+
+static int fast_string(void *ctx, const unsigned char *s, size_t len)
+{
+    fast_ctx *c = ctx;
+    if (c->depth == 0 || !valid_utf8(s, len))
+        return 0;
+    fval *v = fast_slot(c);
+    if (v) {
+        memcpy(c->w, s, len);
+        c->w[len] = '\0';
+        v->kind = V_STRING;
+        v->s = c->w;
+        v->len = len;
+        v->i = 0;
+        c->w += len + 1;
+    }
+    return 1;
+}
+
+static int fast_start_map(void *ctx)
+{
+    fast_ctx *c = ctx;
+    if (c->depth == 0) {
+        if (c->top)
+            return 0; /* a second document */
+        c->top = 1;
+    } else if (fast_other(c) == 0)
+        return 0;
+    c->depth++;
+    return 1;
+}
+
+static int fast_map_key(void *ctx, const unsigned char *k, size_t len)
+{
+    fast_ctx *c = ctx;
+    if (!valid_utf8(k, len))
+        return 0;
+    if (c->depth == 1)
+        c->field = field_index((const char *)k, len);
+    return 1;
+}
+
+static int fast_end(void *ctx)
+{
+    fast_ctx *c = ctx;
+    c->depth--;
+    return 1;
+}
+
+static int fast_start_array(void *ctx)
+{
+    fast_ctx *c = ctx;
+    if (c->depth == 0 || fast_other(c) == 0)
+        return 0;
+    c->depth++;
+    return 1;
+}
+
+static const yajl_callbacks fast_callbacks = {
+    fast_null, fast_boolean, fast_integer, fast_double, NULL, fast_string,
+    fast_start_map, fast_map_key, fast_end, fast_start_array, fast_end,
+};
+
+/* Returns 0 with f filled, or FAST_FAIL (then f is to be ignored). The
+ * arena must hold len + 1 bytes per string at least: 2 * len + 1 does. */
 static int fast_parse(const char *buf, size_t len, char *arena, fval *f)
 {
-    const char *p = skip_ws(buf, buf + len);
-    const char *end = buf + len;
-    char *w = arena;
-    if (p >= end || *p != '{')
+    fast_ctx c = {f, arena, 0, -1, 0};
+    yajl_handle h = yajl_alloc(&fast_callbacks, NULL, &c);
+    if (h == NULL)
         return FAST_FAIL;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == '}') {
-        p++;
-        goto done;
-    }
-    for (;;) {
-        if (p >= end || *p != '"')
-            return FAST_FAIL;
-        p++;
-        /* keys that are plain ASCII are matched in place */
-        const char *k = p;
-        while (p < end && *p != '"' && *p != '\\' &&
-               (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80)
-            p++;
-        int idx;
-        if (p < end && *p == '"') {
-            idx = field_index(k, (size_t)(p - k));
-            p++;
-        } else {
-            p = k;
-            if (fast_string(&p, end, NULL, NULL) != 0)
-                return FAST_FAIL;
-            idx = -1; /* escaped or non-ASCII: not one of ours */
-        }
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return FAST_FAIL;
-        p = skip_ws(p + 1, end);
-        if (p >= end)
-            return FAST_FAIL;
-        fval v = {V_ABSENT, NULL, 0, 0};
-        switch (*p) {
-        case '"':
-            p++;
-            if (idx < 0) {
-                if (fast_string(&p, end, NULL, NULL) != 0)
-                    return FAST_FAIL;
-            } else {
-                v.s = w;
-                if (fast_string(&p, end, &w, &v.len) != 0)
-                    return FAST_FAIL;
-                v.kind = V_STRING;
-            }
-            break;
-        case 't':
-            if (fast_literal(&p, end, "true", 4) != 0)
-                return FAST_FAIL;
-            v.kind = V_OTHER;
-            break;
-        case 'f':
-            if (fast_literal(&p, end, "false", 5) != 0)
-                return FAST_FAIL;
-            v.kind = V_OTHER;
-            break;
-        case 'n':
-            if (fast_literal(&p, end, "null", 4) != 0)
-                return FAST_FAIL;
-            break;
-        default:
-            if (fast_number(&p, end, &v.kind, &v.i) != 0)
-                return FAST_FAIL;
-        }
-        if (idx >= 0)
-            f[idx] = v; /* the last duplicate wins, as in jansson */
-        p = skip_ws(p, end);
-        if (p >= end)
-            return FAST_FAIL;
-        if (*p == '}') {
-            p++;
-            break;
-        }
-        if (*p != ',')
-            return FAST_FAIL;
-        p = skip_ws(p + 1, end);
-    }
-done:
-    p = skip_ws(p, end);
-    return p == end ? 0 : FAST_FAIL;
+    int ok = yajl_parse(h, (const unsigned char *)buf, len) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok && c.top;
+    yajl_free(h);
+    return ok ? 0 : FAST_FAIL;
 }
 
 /*--- Reading: the decoder --------------------------------------------------*/

@@ -3,9 +3,10 @@
  *
  * Customers live in an open-addressing hash table (linear probing, backward
  * shift deletion) keyed by XXH3 of the customer id. Pending expiries live in
- * a binary min-heap ordered by (due day, customer id bytes, behaviour);
- * an entry is current only while it matches the customer's due day for that
- * behaviour, so updates push a new entry and stale ones are dropped on pop.
+ * a bucket queue by due day, each day sorted by (customer id bytes,
+ * behaviour) when it comes due; an entry is current only while it matches
+ * the customer's due day for that behaviour, so updates add a new entry and
+ * stale ones are dropped when their day is drained.
  */
 #include "store_memory.h"
 
@@ -24,14 +25,24 @@ typedef struct expiry {
     hf_customer *c;
 } expiry;
 
+typedef struct bucket {
+    expiry *v;
+    uint32_t n;
+    uint32_t cap;
+} bucket;
+
 struct hf_memstore {
     uint32_t nbeh;
     slot *slots;
     size_t cap;     /* power of two */
     size_t count;
-    expiry *heap;
-    size_t heap_len;
-    size_t heap_cap;
+    bucket *ring;     /* expiries by due day modulo ring_size */
+    size_t ring_size; /* power of two, > max_due - min_due */
+    size_t pending;   /* entries in the ring, stale ones included */
+    int32_t min_due;  /* no pending entry is due before this day */
+    int32_t max_due;
+    expiry *batch;    /* the day being drained, sorted */
+    size_t batch_n, batch_pos, batch_cap;
 };
 
 hf_memstore *hf_memstore_new(uint32_t nbehaviours)
@@ -56,7 +67,10 @@ void hf_memstore_destroy(hf_memstore *s)
     for (size_t i = 0; i < s->cap; i++)
         hf_customer_destroy(s->slots[i].c);
     free(s->slots);
-    free(s->heap);
+    for (size_t i = 0; i < s->ring_size; i++)
+        free(s->ring[i].v);
+    free(s->ring);
+    free(s->batch);
     free(s);
 }
 
@@ -147,52 +161,67 @@ int hf_memstore_insert(hf_memstore *s, hf_customer *c)
     return 0;
 }
 
-/*--- Expiry heap -------------------------------------------------------*/
+/*--- Expiry index ------------------------------------------------------*/
 
-static int expiry_less(const expiry *a, const expiry *b)
+/*
+ * A bucket queue: pending expiries sit in a ring of buckets indexed by
+ * due day modulo the ring size, which always exceeds the span of pending
+ * due days, so one bucket holds one day. A day's bucket is sorted only when
+ * the clock reaches it. This works because evaluating a customer at day D
+ * always gives a due day after D: nothing is ever added to a day that is
+ * being drained.
+ */
+
+static int expiry_cmp(const void *pa, const void *pb)
 {
-    if (a->due != b->due)
-        return a->due < b->due;
+    const expiry *a = pa, *b = pb;
     if (a->c != b->c) {
         size_t n = a->c->id_len < b->c->id_len ? a->c->id_len : b->c->id_len;
         int r = memcmp(a->c->id, b->c->id, n);
         if (r != 0)
-            return r < 0;
+            return r;
         if (a->c->id_len != b->c->id_len)
-            return a->c->id_len < b->c->id_len;
+            return a->c->id_len < b->c->id_len ? -1 : 1;
     }
-    return a->b < b->b;
+    return a->b < b->b ? -1 : a->b > b->b;
 }
 
-static void sift_up(expiry *h, size_t i)
+static int bucket_push(bucket *k, expiry x)
 {
-    expiry x = h[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!expiry_less(&x, &h[p]))
-            break;
-        h[i] = h[p];
-        i = p;
+    if (k->n == k->cap) {
+        uint32_t cap = k->cap ? k->cap * 2 : 4;
+        expiry *v = realloc(k->v, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        k->v = v;
+        k->cap = cap;
     }
-    h[i] = x;
+    k->v[k->n++] = x;
+    return 0;
 }
 
-static void sift_down(expiry *h, size_t n, size_t i)
+/* Re-buckets everything into a ring of at least `need` days. */
+static int ring_grow(hf_memstore *s, int64_t need)
 {
-    expiry x = h[i];
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= n)
-            break;
-        size_t m = l;
-        if (l + 1 < n && expiry_less(&h[l + 1], &h[l]))
-            m = l + 1;
-        if (!expiry_less(&h[m], &x))
-            break;
-        h[i] = h[m];
-        i = m;
+    size_t size = s->ring_size ? s->ring_size : 64;
+    while ((int64_t)size < need)
+        size *= 2;
+    bucket *ring = calloc(size, sizeof(*ring));
+    if (ring == NULL)
+        return -1;
+    for (size_t i = 0; i < s->ring_size; i++) {
+        bucket *k = &s->ring[i];
+        for (uint32_t j = 0; j < k->n; j++)
+            if (bucket_push(&ring[(uint32_t)k->v[j].due & (size - 1)], k->v[j]) != 0) {
+                free(ring); /* leaks the partial copy's arrays only on OOM */
+                return -1;
+            }
+        free(k->v);
     }
-    h[i] = x;
+    free(s->ring);
+    s->ring = ring;
+    s->ring_size = size;
+    return 0;
 }
 
 void hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
@@ -201,49 +230,81 @@ void hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
     c->due[b] = due;
     if (due == HF_NO_DUE)
         return;
-    if (s->heap_len == s->heap_cap) {
-        size_t ncap = s->heap_cap ? s->heap_cap * 2 : 1024;
-        expiry *nh = realloc(s->heap, ncap * sizeof(*nh));
-        if (nh == NULL)
-            abort(); /* cannot keep the contract without the index */
-        s->heap = nh;
-        s->heap_cap = ncap;
+    if (s->pending == 0) {
+        s->min_due = s->max_due = due;
+    } else {
+        if (due < s->min_due)
+            s->min_due = due;
+        if (due > s->max_due)
+            s->max_due = due;
     }
-    s->heap[s->heap_len] = (expiry){due, b, c};
-    sift_up(s->heap, s->heap_len);
-    s->heap_len++;
+    int64_t span = (int64_t)s->max_due - s->min_due + 1;
+    if ((int64_t)s->ring_size < span && ring_grow(s, span) != 0)
+        abort(); /* cannot keep the contract without the index */
+    if (bucket_push(&s->ring[(uint32_t)due & (s->ring_size - 1)], (expiry){due, b, c}) != 0)
+        abort();
+    s->pending++;
+}
+
+/* Moves the current entries of day `day` into the sorted batch. */
+static void take_day(hf_memstore *s, int32_t day)
+{
+    bucket *k = &s->ring[(uint32_t)day & (s->ring_size - 1)];
+    s->batch_n = s->batch_pos = 0;
+    if (k->n > s->batch_cap) {
+        expiry *v = realloc(s->batch, k->n * sizeof(*v));
+        if (v == NULL)
+            abort();
+        s->batch = v;
+        s->batch_cap = k->n;
+    }
+    for (uint32_t j = 0; j < k->n; j++)
+        if (k->v[j].c->due[k->v[j].b] == day) /* skip stale entries */
+            s->batch[s->batch_n++] = k->v[j];
+    s->pending -= k->n;
+    k->n = 0;
+    if (s->batch_n > 1)
+        qsort(s->batch, s->batch_n, sizeof(*s->batch), expiry_cmp);
 }
 
 int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
                             uint32_t *b, int32_t *due)
 {
-    while (s->heap_len > 0 && s->heap[0].due <= upto) {
-        expiry top = s->heap[0];
-        s->heap[0] = s->heap[--s->heap_len];
-        if (s->heap_len > 0)
-            sift_down(s->heap, s->heap_len, 0);
-        if (top.c->due[top.b] != top.due)
-            continue; /* stale */
-        top.c->due[top.b] = HF_NO_DUE; /* popped: no longer pending */
-        *c = top.c;
-        *b = top.b;
-        *due = top.due;
-        return 1;
+    for (;;) {
+        while (s->batch_pos < s->batch_n) {
+            expiry x = s->batch[s->batch_pos++];
+            if (x.c->due[x.b] != x.due)
+                continue; /* a duplicate entry, already taken */
+            x.c->due[x.b] = HF_NO_DUE; /* taken: no longer pending */
+            *c = x.c;
+            *b = x.b;
+            *due = x.due;
+            return 1;
+        }
+        if (s->pending == 0 || s->min_due > upto)
+            return 0;
+        int32_t day = s->min_due;
+        s->min_due = day + 1;
+        take_day(s, day);
     }
-    return 0;
 }
 
 void hf_memstore_remove(hf_memstore *s, hf_customer *c)
 {
-    size_t j = 0;
-    for (size_t i = 0; i < s->heap_len; i++)
-        if (s->heap[i].c != c)
-            s->heap[j++] = s->heap[i];
-    if (j != s->heap_len) {
-        s->heap_len = j;
-        for (size_t i = j / 2; i-- > 0;)
-            sift_down(s->heap, s->heap_len, i);
+    for (size_t i = 0; i < s->ring_size; i++) {
+        bucket *k = &s->ring[i];
+        uint32_t j = 0;
+        for (uint32_t n = 0; n < k->n; n++)
+            if (k->v[n].c != c)
+                k->v[j++] = k->v[n];
+        s->pending -= k->n - j;
+        k->n = j;
     }
+    size_t j = s->batch_pos;
+    for (size_t n = s->batch_pos; n < s->batch_n; n++)
+        if (s->batch[n].c != c)
+            s->batch[j++] = s->batch[n];
+    s->batch_n = j;
     uint64_t h = key_hash(c->id, c->id_len);
     size_t mask = s->cap - 1;
     size_t i = find_slot(s, h, c->id, c->id_len);

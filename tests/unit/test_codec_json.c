@@ -1,6 +1,6 @@
 /*
  * test_codec_json.c - JSON event decoding (every error text), signal and
- * event encoding, string escaping, RFC 3339 parsing, and the fast parser
+ * event encoding, string escaping, RFC 3339 parsing, and the fast (yajl) parser
  * checked against jansson.
  *
  * The codec's source is included so that its fast path and its jansson path
@@ -294,12 +294,15 @@ static void test_fast_path_matches_jansson(void **state)
         " {\"type\" : \"x\" , \"items\":-0}\r\n",
         "{\"event_id\":\"\\u0041\\u00e9\\u20ac\\b\\f\\r\\t\",\"items\":0}",
         "{\"customer_id\":\"\xe2\x82\xac\xf0\x9f\x98\x80\",\"k\\n\":1}",
-        "{\"amount_minor\":9223372036854775807,\"items\":-9223372036854775808}",
+        "{\"amount_minor\":9223372036854775807,\"items\":-9223372036854775807}",
         "{\"currency\":\"\",\"a\":0.5,\"b\":-10.25,\"c\":null,\"d\":true}",
         "{\"\xc3\xa9\":1,\"items\":3,\"items\":4}",
+        /* nesting, exponents and surrogate pairs: yajl reads them as jansson does */
+        "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1e5}", "{\"a\":\"\\ud83d\\ude00\"}",
+        "{\"items\":[{\"items\":1}],\"type\":{\"type\":2}}",
     };
     static const char *const left_to_jansson[] = {
-        "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1e5}", "{\"a\":\"\\ud83d\\ude00\"}",
+        "{\"items\":-9223372036854775808}", /* yajl's range stops one short */
         "{\"a\":\"\\u0000\"}", "{\"amount_minor\":9223372036854775808}",
         "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}", "{\"a\":tru}", "{\"a\":1,}",
         "{\"a\" 1}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc0\x80\"}",
