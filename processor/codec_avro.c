@@ -386,7 +386,10 @@ int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
      * avro-c has no public read position, and finding the datum's size
      * (avro_value_sizeof) would cost a sixth of the decoding time. */
     avro_reader_memory_set_source(r->mem, buf, (int64_t)len);
+    avro_set_error("no details"); /* avro-c appends to its last error */
     if (avro_value_read(r->mem, &r->value) != 0) {
+        /* A partly read datum holds what it read so far: free it. */
+        avro_value_reset(&r->value);
         event_init(e);
         snprintf(errstr, errstr_size, "invalid Avro datum: %s",
                  avro_strerror());
