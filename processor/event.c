@@ -36,6 +36,23 @@ int hf_event_validate(const hf_event *e, char *errstr, size_t errstr_size)
                  (long long)e->items);
         return -1;
     }
+    if (e->amount_minor > HF_MAX_AMOUNT_MINOR) {
+        snprintf(errstr, errstr_size, "amount_minor is larger than 10^15 (%lld)",
+                 (long long)e->amount_minor);
+        return -1;
+    }
+    if (e->items > HF_MAX_ITEMS) {
+        snprintf(errstr, errstr_size, "items is larger than 10^9 (%lld)",
+                 (long long)e->items);
+        return -1;
+    }
+    int64_t day = e->event_time / HF_MS_PER_DAY;
+    if (day > HF_MAX_ABS_DAY || day < -HF_MAX_ABS_DAY) {
+        snprintf(errstr, errstr_size,
+                 "event_time is out of range (%lld): more than 10^8 days from 1970",
+                 (long long)e->event_time);
+        return -1;
+    }
     return 0;
 }
 

@@ -12,6 +12,14 @@
 
 #define HF_MS_PER_DAY 86400000LL
 
+/*
+ * Bounds beyond SEMANTICS.md's rules, so that every day fits 32 bits and
+ * every window sum stays exact in 64 bits: an event outside them is invalid.
+ */
+#define HF_MAX_AMOUNT_MINOR 1000000000000000LL /* 10^15 */
+#define HF_MAX_ITEMS 1000000000LL              /* 10^9 */
+#define HF_MAX_ABS_DAY 100000000LL             /* days from 1970, either way */
+
 typedef enum hf_event_type {
     HF_EVENT_PURCHASE = 0,
     HF_EVENT_RETURN = 1

@@ -104,7 +104,7 @@ def _ratio_text(v):
 
 _INVALID = ["negative_amount", "negative_items", "no_customer", "empty_customer",
             "empty_event_id", "bad_type", "broken_json", "null_field", "string_amount",
-            "long_currency", "not_object"]
+            "long_currency", "not_object", "huge_amount", "huge_items", "far_time"]
 
 
 def _invalid_line(rng, ev):
@@ -132,6 +132,12 @@ def _invalid_line(rng, ev):
         e["currency"] = "EURO"
     elif kind == "not_object":
         return json.dumps([e])
+    elif kind == "huge_amount":
+        e["amount_minor"] = 10**15 + rng.choice([1, 10**18])
+    elif kind == "huge_items":
+        e["items"] = 10**9 + 1
+    elif kind == "far_time":
+        e["event_time"] = rng.choice([1, -1]) * (100_000_001 * 86_400_000 + 5)
     return json.dumps(e)
 
 

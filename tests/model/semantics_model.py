@@ -59,6 +59,11 @@ def day_of(event_time):
     return event_time // MS_PER_DAY  # Python floors, also for negative times
 
 
+MAX_AMOUNT_MINOR = 10**15
+MAX_ITEMS = 10**9
+MAX_ABS_DAY = 100_000_000
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -98,6 +103,13 @@ def validate(obj):
         return "amount_minor is negative"
     if f["items"] < 0:
         return "items is negative"
+    # hirefire's documented bounds (README, "Events"): sums stay exact in 64 bits
+    if f["amount_minor"] > MAX_AMOUNT_MINOR:
+        return "amount_minor too large"
+    if f["items"] > MAX_ITEMS:
+        return "items too large"
+    if not -MAX_ABS_DAY <= f["event_time"] // MS_PER_DAY <= MAX_ABS_DAY:
+        return "event_time out of range"
     return None
 
 
