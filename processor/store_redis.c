@@ -1,0 +1,1630 @@
+/*
+ * store_redis.c - the Redis state store: connection (URL, AUTH, SELECT,
+ * reconnect), the fenced scripts (acquire, commit, outbox trim), pipelined
+ * loading and the outbox. Key layout and protocol: store_redis.h.
+ */
+#include "store_redis.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis.h>
+#include <xxhash.h>
+
+#include "buf.h"
+#include "log.h"
+#include "redis_scripts.h"
+
+#define URL_SYNTAX "expected redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"
+#define LOAD_WINDOW 128      /* buckets whose HGETALLs are in flight at once */
+#define OUTBOX_CHUNK 1000
+#define SEQ_DIGITS 16
+
+struct hf_redis {
+    redisContext *c;
+    char *host;
+    int port;
+    char *path;              /* unix socket, or NULL */
+    char *user;              /* NULL: no user name */
+    char *password;          /* NULL: no AUTH */
+    long db;
+    char address[300];
+    struct timeval connect_tv;
+    struct timeval command_tv;
+    char *prefix;
+    uint32_t new_buckets;
+    size_t small_limit;
+    int probed;              /* server settings read once */
+    char sha[HF_SCRIPT_COUNT][41];
+    /* scratch of a commit */
+    hf_buf scratch;
+    const char **argv;
+    size_t *argvlen;
+    size_t argcap;
+};
+
+const char *hf_redis_status_name(hf_redis_status s)
+{
+    switch (s) {
+    case HF_REDIS_OK: return "ok";
+    case HF_REDIS_FENCED: return "fenced";
+    case HF_REDIS_CONFLICT: return "conflict";
+    case HF_REDIS_UNAVAILABLE: return "unavailable";
+    case HF_REDIS_ERROR: return "error";
+    }
+    return "?";
+}
+
+/*--- URL ------------------------------------------------------------------*/
+
+/* The URL with the password of its user info replaced by ***. */
+static void mask_url(const char *url, char *out, size_t n)
+{
+    const char *auth = strstr(url, "://");
+    if (auth == NULL) {
+        snprintf(out, n, "%s", url);
+        return;
+    }
+    auth += 3;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (at == NULL) {
+        snprintf(out, n, "%s", url);
+        return;
+    }
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon)
+        snprintf(out, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    else
+        snprintf(out, n, "%.*s***%s", (int)(auth - url), url, at);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* A copy of s[0..len) with %XX escapes decoded; NULL on a bad escape. */
+static char *unescape(const char *s, size_t len, int *bad)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0;
+    *bad = 0;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= len) {
+                free(out);
+                *bad = 1;
+                return NULL;
+            }
+            int a = hexval((unsigned char)s[i + 1]), b = hexval((unsigned char)s[i + 2]);
+            if (a < 0 || b < 0) {
+                free(out);
+                *bad = 1;
+                return NULL;
+            }
+            out[o++] = (char)(a * 16 + b);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int parse_long(const char *s, size_t len, long min, long max, long *out)
+{
+    long v = 0;
+    if (len == 0 || len > 10)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int url_error(const char *url, const char *why, char *err, size_t n)
+{
+    char masked[512];
+    mask_url(url, masked, sizeof(masked));
+    snprintf(err, n, "redis.url \"%s\": %s; " URL_SYNTAX, masked, why);
+    return -1;
+}
+
+static int parse_unix(hf_redis *r, const char *url, char *err, size_t n)
+{
+    const char *p = url + strlen("unix://");
+    size_t plen = strcspn(p, "?");
+    if (plen == 0 || p[0] != '/')
+        return url_error(url, "the socket path must be absolute", err, n);
+    if (p[plen] == '?') {
+        const char *q = p + plen + 1;
+        if (strncmp(q, "db=", 3) != 0 ||
+            parse_long(q + 3, strlen(q + 3), 0, INT_MAX, &r->db) != 0)
+            return url_error(url, "the only query is db=N", err, n);
+    }
+    r->path = strndup(p, plen);
+    if (r->path == NULL)
+        return url_error(url, "out of memory", err, n);
+    snprintf(r->address, sizeof(r->address), "%s", r->path);
+    return 0;
+}
+
+static int parse_url(hf_redis *r, const char *url, char *err, size_t n)
+{
+    static const char scheme[] = "redis://";
+    if (strncmp(url, "unix://", 7) == 0)
+        return parse_unix(r, url, err, n);
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return url_error(url, "unsupported scheme", err, n);
+    const char *auth = url + sizeof(scheme) - 1;
+    size_t alen = strcspn(auth, "/?#");
+    const char *rest = auth + alen;
+    const char *at = NULL;
+    for (const char *p = auth; p < rest; p++)
+        if (*p == '@')
+            at = p;
+    const char *hp = auth;
+    int bad = 0;
+    if (at != NULL) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        const char *pw = colon ? colon + 1 : auth;
+        if (colon && colon > auth) {
+            r->user = unescape(auth, (size_t)(colon - auth), &bad);
+            if (r->user == NULL)
+                return url_error(url, bad ? "bad %-escape in the user" : "out of memory",
+                                 err, n);
+        }
+        r->password = unescape(pw, (size_t)(at - pw), &bad);
+        if (r->password == NULL)
+            return url_error(url, bad ? "bad %-escape in the password" : "out of memory",
+                             err, n);
+        hp = at + 1;
+    }
+    const char *hend = rest, *port = NULL;
+    size_t hlen;
+    const char *host = hp;
+    if (*hp == '[') {
+        const char *close = memchr(hp, ']', (size_t)(rest - hp));
+        if (close == NULL)
+            return url_error(url, "unclosed [ in the host", err, n);
+        host = hp + 1;
+        hlen = (size_t)(close - host);
+        if (close + 1 < rest) {
+            if (close[1] != ':')
+                return url_error(url, "expected :port after ]", err, n);
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(hp, ':', (size_t)(rest - hp));
+        hlen = colon ? (size_t)(colon - hp) : (size_t)(rest - hp);
+        if (colon)
+            port = colon + 1;
+    }
+    if (hlen == 0)
+        return url_error(url, "no host", err, n);
+    long v = 6379;
+    if (port != NULL && parse_long(port, (size_t)(hend - port), 1, 65535, &v) != 0) {
+        char why[96];
+        snprintf(why, sizeof(why), "bad port \"%.*s\"", (int)(hend - port > 20 ? 20 : hend - port),
+                 port);
+        return url_error(url, why, err, n);
+    }
+    r->port = (int)v;
+    r->host = strndup(host, hlen);
+    if (r->host == NULL)
+        return url_error(url, "out of memory", err, n);
+    if (*rest == '/' && rest[1] != '\0') {
+        if (parse_long(rest + 1, strlen(rest + 1), 0, INT_MAX, &r->db) != 0) {
+            char why[96];
+            snprintf(why, sizeof(why), "bad database \"%.20s\"", rest + 1);
+            return url_error(url, why, err, n);
+        }
+    } else if (*rest == '?' || *rest == '#') {
+        return url_error(url, "query and fragment are not supported", err, n);
+    }
+    if (memchr(r->host, ':', hlen))
+        snprintf(r->address, sizeof(r->address), "[%s]:%d", r->host, r->port);
+    else
+        snprintf(r->address, sizeof(r->address), "%s:%d", r->host, r->port);
+    return 0;
+}
+
+/*--- Connection ---------------------------------------------------------*/
+
+static struct timeval tv_ms(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+static void drop(hf_redis *r)
+{
+    if (r->c != NULL) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+}
+
+/* Transient error replies: the server is busy, loading, failing over or full. */
+static int transient(const char *msg)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+                                        "CLUSTERDOWN", "READONLY", "OOM", "NOREPLICAS"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t l = strlen(codes[i]);
+        if (strncmp(msg, codes[i], l) == 0 && (msg[l] == ' ' || msg[l] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/* After a failed read or write: the connection is unusable. */
+static hf_redis_status io_error(hf_redis *r, const char *what, char *err, size_t n)
+{
+    snprintf(err, n, "Redis at %s: %s: %s", r->address, what,
+             r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
+    drop(r);
+    return HF_REDIS_UNAVAILABLE;
+}
+
+/* An error reply to `what`: transient ones are UNAVAILABLE. Frees reply. */
+static hf_redis_status reply_error(hf_redis *r, redisReply *reply, const char *what,
+                                   char *err, size_t n)
+{
+    hf_redis_status st = transient(reply->str) ? HF_REDIS_UNAVAILABLE : HF_REDIS_ERROR;
+    snprintf(err, n, "Redis at %s: %s: %s", r->address, what, reply->str);
+    freeReplyObject(reply);
+    return st;
+}
+
+static hf_redis_status bad_reply(hf_redis *r, redisReply *reply, const char *what,
+                                 char *err, size_t n)
+{
+    snprintf(err, n, "Redis at %s: %s: unexpected reply (type %d)", r->address, what,
+             reply ? reply->type : -1);
+    freeReplyObject(reply);
+    return HF_REDIS_ERROR;
+}
+
+/* Sends one command and reads its reply (which may be an error reply). */
+static hf_redis_status roundtrip(hf_redis *r, int argc, const char **argv,
+                                 const size_t *lens, redisReply **out,
+                                 const char *what, char *err, size_t n)
+{
+    *out = redisCommandArgv(r->c, argc, argv, lens);
+    if (*out == NULL)
+        return io_error(r, what, err, n);
+    return HF_REDIS_OK;
+}
+
+/* A command whose reply must not be an error. */
+static hf_redis_status simple(hf_redis *r, int argc, const char **argv,
+                              redisReply **out, const char *what, char *err, size_t n)
+{
+    hf_redis_status st = roundtrip(r, argc, argv, NULL, out, what, err, n);
+    if (st != HF_REDIS_OK)
+        return st;
+    if ((*out)->type == REDIS_REPLY_ERROR) {
+        st = reply_error(r, *out, what, err, n);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Reads the server's compact-hash limit and warns about eviction, once. */
+static void probe(hf_redis *r)
+{
+    const char *a[] = {"CONFIG", "GET", "hash-max-ziplist-value"};
+    const char *b[] = {"CONFIG", "GET", "maxmemory-policy"};
+    redisReply *x = NULL, *y = NULL;
+    if (redisAppendCommandArgv(r->c, 3, a, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(r->c, 3, b, NULL) != REDIS_OK ||
+        redisGetReply(r->c, (void **)&x) != REDIS_OK ||
+        redisGetReply(r->c, (void **)&y) != REDIS_OK) {
+        freeReplyObject(x);
+        drop(r); /* reconnects on the next call */
+        return;
+    }
+    r->probed = 1;
+    if (x->type == REDIS_REPLY_ARRAY && x->elements == 2 &&
+        x->element[1]->type == REDIS_REPLY_STRING) {
+        long v;
+        if (parse_long(x->element[1]->str, x->element[1]->len, 0, INT_MAX, &v) == 0)
+            r->small_limit = (size_t)v;
+    }
+    if (y->type == REDIS_REPLY_ARRAY && y->elements == 2 &&
+        y->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(y->element[1]->str, "noeviction") != 0)
+        hf_log_warn("redis",
+                    "Redis at %s has maxmemory-policy %s: evicted state would be lost "
+                    "(hirefire notices it when loading); use noeviction",
+                    r->address, y->element[1]->str);
+    freeReplyObject(x);
+    freeReplyObject(y);
+}
+
+/* Connects when not connected: connect, timeouts, AUTH, SELECT. */
+static hf_redis_status ensure(hf_redis *r, char *err, size_t n)
+{
+    if (r->c != NULL)
+        return HF_REDIS_OK;
+    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, r->connect_tv)
+                              : redisConnectWithTimeout(r->host, r->port, r->connect_tv);
+    if (c == NULL || c->err) {
+        snprintf(err, n, "cannot connect to Redis at %s: %s", r->address,
+                 c ? c->errstr : "out of memory");
+        redisFree(c);
+        return HF_REDIS_UNAVAILABLE;
+    }
+    if (redisSetTimeout(c, r->command_tv) != REDIS_OK) {
+        snprintf(err, n, "cannot set the command timeout on the Redis connection: %s",
+                 c->errstr);
+        redisFree(c);
+        return HF_REDIS_UNAVAILABLE;
+    }
+    r->c = c;
+    redisReply *reply = NULL;
+    hf_redis_status st;
+    if (r->password != NULL) {
+        const char *argv[3] = {"AUTH", r->user ? r->user : r->password, r->password};
+        st = roundtrip(r, r->user ? 3 : 2, argv, NULL, &reply, "AUTH", err, n);
+        if (st != HF_REDIS_OK)
+            return st;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            snprintf(err, n, "Redis at %s refused AUTH: %s", r->address, reply->str);
+            st = transient(reply->str) ? HF_REDIS_UNAVAILABLE : HF_REDIS_ERROR;
+            freeReplyObject(reply);
+            drop(r);
+            return st;
+        }
+        freeReplyObject(reply);
+    }
+    if (r->db != 0) {
+        char db[24];
+        snprintf(db, sizeof(db), "%ld", r->db);
+        const char *argv[2] = {"SELECT", db};
+        st = roundtrip(r, 2, argv, NULL, &reply, "SELECT", err, n);
+        if (st != HF_REDIS_OK)
+            return st;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            snprintf(err, n, "Redis at %s refused SELECT %s: %s", r->address, db, reply->str);
+            st = transient(reply->str) ? HF_REDIS_UNAVAILABLE : HF_REDIS_ERROR;
+            freeReplyObject(reply);
+            drop(r);
+            return st;
+        }
+        freeReplyObject(reply);
+    }
+    if (!r->probed) {
+        probe(r);
+        if (r->c == NULL)
+            return io_error(r, "CONFIG GET", err, n);
+    }
+    return HF_REDIS_OK;
+}
+
+hf_redis *hf_redis_open(const hf_config *cfg, char *errstr, size_t errstr_size)
+{
+    hf_redis *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    r->connect_tv = tv_ms(cfg->redis_connect_timeout_ms);
+    r->command_tv = tv_ms(cfg->redis_command_timeout_ms);
+    r->new_buckets = HF_REDIS_DEFAULT_BUCKETS;
+    r->small_limit = 64;
+    r->prefix = strdup(cfg->redis_key_prefix ? cfg->redis_key_prefix : "hf");
+    if (r->prefix == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        hf_redis_close(r);
+        return NULL;
+    }
+    if (parse_url(r, cfg->redis_url ? cfg->redis_url : "", errstr, errstr_size) != 0 ||
+        ensure(r, errstr, errstr_size) != HF_REDIS_OK) {
+        hf_redis_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void hf_redis_close(hf_redis *r)
+{
+    if (r == NULL)
+        return;
+    drop(r);
+    free(r->host);
+    free(r->path);
+    free(r->user);
+    if (r->password)
+        memset(r->password, 0, strlen(r->password));
+    free(r->password);
+    free(r->prefix);
+    hf_buf_free(&r->scratch);
+    free(r->argv);
+    free(r->argvlen);
+    free(r);
+}
+
+void hf_redis_set_new_buckets(hf_redis *r, uint32_t buckets)
+{
+    if (buckets >= 1 && buckets <= HF_REDIS_MAX_BUCKETS && (buckets & (buckets - 1)) == 0)
+        r->new_buckets = buckets;
+}
+
+size_t hf_redis_small_limit(const hf_redis *r)
+{
+    return r->small_limit;
+}
+
+const char *hf_redis_address(const hf_redis *r)
+{
+    return r->address;
+}
+
+uint32_t hf_redis_bucket(const char *id, size_t len, uint32_t buckets)
+{
+    return (uint32_t)(XXH3_64bits(id, len) & (uint64_t)(buckets - 1u));
+}
+
+/*--- Scripts -------------------------------------------------------------*/
+
+static hf_redis_status load_script(hf_redis *r, hf_redis_script_id id, char *err, size_t n)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", hf_redis_script(id)};
+    redisReply *reply;
+    hf_redis_status st = simple(r, 3, argv, &reply, "SCRIPT LOAD", err, n);
+    if (st != HF_REDIS_OK)
+        return st;
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40)
+        return bad_reply(r, reply, "SCRIPT LOAD", err, n);
+    memcpy(r->sha[id], reply->str, 40);
+    r->sha[id][40] = '\0';
+    freeReplyObject(reply);
+    return HF_REDIS_OK;
+}
+
+/*
+ * EVALSHA of script id; argv[0..2] are filled here (the caller leaves them
+ * free), argv[3..] are the keys and arguments. Loads the script first when
+ * its SHA is unknown, and again on NOSCRIPT (a flushed or restarted server).
+ * *out may be an error reply.
+ */
+static hf_redis_status eval(hf_redis *r, hf_redis_script_id id, int nkeys, int argc,
+                            const char **argv, size_t *lens, redisReply **out,
+                            char *err, size_t n)
+{
+    char nk[16];
+    hf_redis_status st = ensure(r, err, n);
+    if (st != HF_REDIS_OK)
+        return st;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (r->sha[id][0] == '\0' && (st = load_script(r, id, err, n)) != HF_REDIS_OK)
+            return st;
+        argv[0] = "EVALSHA";
+        lens[0] = 7;
+        argv[1] = r->sha[id];
+        lens[1] = 40;
+        argv[2] = nk;
+        lens[2] = strlen(nk);
+        st = roundtrip(r, argc, argv, lens, out, hf_redis_script_name(id), err, n);
+        if (st != HF_REDIS_OK)
+            return st;
+        if ((*out)->type == REDIS_REPLY_ERROR && strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(*out);
+            *out = NULL;
+            r->sha[id][0] = '\0';
+            continue;
+        }
+        return HF_REDIS_OK;
+    }
+    snprintf(err, n, "Redis at %s: the %s script disappeared right after SCRIPT LOAD",
+             r->address, hf_redis_script_name(id));
+    return HF_REDIS_ERROR;
+}
+
+/*--- Partitions ----------------------------------------------------------*/
+
+void hf_redis_part_destroy(hf_redis_part *part)
+{
+    if (part == NULL)
+        return;
+    for (size_t i = 0; i < part->napplied; i++)
+        free(part->applied[i].topic);
+    free(part->applied);
+    free(part->group);
+    free(part->tag);
+    free(part);
+}
+
+int64_t hf_redis_part_applied(const hf_redis_part *part, const char *topic)
+{
+    for (size_t i = 0; i < part->napplied; i++)
+        if (strcmp(part->applied[i].topic, topic) == 0)
+            return part->applied[i].offset;
+    return -1;
+}
+
+static int set_applied(hf_redis_part *part, const char *topic, size_t len, int64_t off)
+{
+    for (size_t i = 0; i < part->napplied; i++)
+        if (strlen(part->applied[i].topic) == len &&
+            memcmp(part->applied[i].topic, topic, len) == 0) {
+            part->applied[i].offset = off;
+            return 0;
+        }
+    hf_redis_offset *a = realloc(part->applied, (part->napplied + 1) * sizeof(*a));
+    if (a == NULL)
+        return -1;
+    part->applied = a;
+    a[part->napplied].topic = strndup(topic, len);
+    if (a[part->napplied].topic == NULL)
+        return -1;
+    a[part->napplied++].offset = off;
+    return 0;
+}
+
+static hf_redis_part *part_new(const hf_redis *r, const char *group, int32_t p)
+{
+    hf_redis_part *part = calloc(1, sizeof(*part));
+    if (part == NULL)
+        return NULL;
+    part->group = strdup(group);
+    size_t len = strlen(r->prefix) + strlen(group) + 32;
+    part->tag = malloc(len);
+    if (part->group == NULL || part->tag == NULL) {
+        hf_redis_part_destroy(part);
+        return NULL;
+    }
+    snprintf(part->tag, len, "%s:{%s:%" PRId32 "}", r->prefix, group, p);
+    part->partition = p;
+    part->clock = INT32_MIN;
+    return part;
+}
+
+static int parse_i64(const char *s, size_t len, int64_t *out)
+{
+    char buf[32];
+    char *end;
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Fills part from a flat HGETALL reply of meta. */
+static hf_redis_status parse_meta(hf_redis_part *part, const redisReply *m, char *err,
+                                  size_t n)
+{
+    for (size_t i = 0; i + 1 < m->elements; i += 2) {
+        const redisReply *f = m->element[i], *v = m->element[i + 1];
+        int64_t x;
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            snprintf(err, n, "%s:meta is not a hash of strings", part->tag);
+            return HF_REDIS_ERROR;
+        }
+        int ok = parse_i64(v->str, v->len, &x) == 0;
+        if (strncmp(f->str, "applied:", 8) == 0 && f->len > 8) {
+            if (!ok || x < -1)
+                goto bad;
+            if (set_applied(part, f->str + 8, f->len - 8, x) != 0) {
+                snprintf(err, n, "out of memory");
+                return HF_REDIS_ERROR;
+            }
+        } else if (strcmp(f->str, "epoch") == 0) {
+            if (!ok || x < 0)
+                goto bad;
+            part->epoch = (uint64_t)x;
+        } else if (strcmp(f->str, "batch") == 0) {
+            if (!ok || x < 0)
+                goto bad;
+            part->batch = (uint64_t)x;
+        } else if (strcmp(f->str, "clock") == 0) {
+            if (!ok || x < INT32_MIN || x > INT32_MAX)
+                goto bad;
+            part->clock = (int32_t)x;
+        } else if (strcmp(f->str, "outbox_seq") == 0) {
+            if (!ok || x < 0)
+                goto bad;
+            part->outbox_seq = (uint64_t)x;
+        } else if (strcmp(f->str, "customers") == 0) {
+            if (!ok || x < 0)
+                goto bad;
+            part->customers = (uint64_t)x;
+        } else if (strcmp(f->str, "buckets") == 0) {
+            if (!ok || x < 1 || x > HF_REDIS_MAX_BUCKETS || (x & (x - 1)) != 0)
+                goto bad;
+            part->buckets = (uint32_t)x;
+        }
+        continue;
+    bad:
+        snprintf(err, n, "%s:meta field %s is \"%.*s\": not a valid value", part->tag,
+                 f->str, (int)(v->len > 40 ? 40 : v->len), v->str);
+        return HF_REDIS_ERROR;
+    }
+    if (part->buckets == 0) {
+        snprintf(err, n, "%s:meta has no buckets field", part->tag);
+        return HF_REDIS_ERROR;
+    }
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_acquire(hf_redis *r, const char *group, int32_t p,
+                                 hf_redis_part **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    hf_redis_part *part = part_new(r, group, p);
+    if (part == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    char meta[512], buckets[16], layout[16];
+    snprintf(meta, sizeof(meta), "%s:meta", part->tag);
+    snprintf(buckets, sizeof(buckets), "%" PRIu32, r->new_buckets);
+    snprintf(layout, sizeof(layout), "%d", HF_REDIS_LAYOUT);
+    const char *argv[6] = {NULL, NULL, NULL, meta, buckets, layout};
+    size_t lens[6] = {0, 0, 0, strlen(meta), strlen(buckets), strlen(layout)};
+    redisReply *reply;
+    hf_redis_status st = eval(r, HF_SCRIPT_ACQUIRE, 1, 6, argv, lens, &reply, errstr,
+                              errstr_size);
+    if (st != HF_REDIS_OK) {
+        hf_redis_part_destroy(part);
+        return st;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        hf_redis_part_destroy(part);
+        return reply_error(r, reply, "acquire", errstr, errstr_size);
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        hf_redis_part_destroy(part);
+        return bad_reply(r, reply, "acquire", errstr, errstr_size);
+    }
+    st = parse_meta(part, reply, errstr, errstr_size);
+    freeReplyObject(reply);
+    if (st != HF_REDIS_OK) {
+        hf_redis_part_destroy(part);
+        return st;
+    }
+    *out = part;
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_peek(hf_redis *r, const char *group, int32_t p,
+                              hf_redis_part **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    hf_redis_part *part = part_new(r, group, p);
+    if (part == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    char meta[512];
+    snprintf(meta, sizeof(meta), "%s:meta", part->tag);
+    const char *argv[2] = {"HGETALL", meta};
+    redisReply *reply;
+    st = simple(r, 2, argv, &reply, "HGETALL", errstr, errstr_size);
+    if (st == HF_REDIS_OK && reply->type != REDIS_REPLY_ARRAY)
+        st = bad_reply(r, reply, "HGETALL", errstr, errstr_size);
+    else if (st == HF_REDIS_OK) {
+        if (reply->elements > 0)
+            st = parse_meta(part, reply, errstr, errstr_size);
+        else {
+            hf_redis_part_destroy(part);
+            part = NULL;
+        }
+        freeReplyObject(reply);
+    }
+    if (st != HF_REDIS_OK) {
+        hf_redis_part_destroy(part);
+        return st;
+    }
+    *out = part;
+    return HF_REDIS_OK;
+}
+
+static void bucket_key(const hf_redis_part *part, int big, uint32_t b, char *out, size_t n)
+{
+    snprintf(out, n, "%s:%s:%" PRIu32, part->tag, big ? "big" : "c", b);
+}
+
+/*--- Loading ---------------------------------------------------------------*/
+
+static hf_redis_status load_hash(const hf_redis_part *part, const hf_engine *eng,
+                                 hf_memstore *dst, int big, uint32_t b,
+                                 const redisReply *h, size_t *count, char *err, size_t n)
+{
+    char key[600], why[256];
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *f = h->element[i], *v = h->element[i + 1];
+        bucket_key(part, big, b, key, sizeof(key));
+        if (hf_redis_bucket(f->str, f->len, part->buckets) != b) {
+            snprintf(err, n, "%s: customer \"%.*s\" belongs to bucket %" PRIu32
+                     " of %" PRIu32, key, (int)(f->len > 80 ? 80 : f->len), f->str,
+                     hf_redis_bucket(f->str, f->len, part->buckets), part->buckets);
+            return HF_REDIS_ERROR;
+        }
+        if (hf_memstore_get(dst, f->str, f->len) != NULL) {
+            snprintf(err, n, "%s: customer \"%.*s\" is stored twice", key,
+                     (int)(f->len > 80 ? 80 : f->len), f->str);
+            return HF_REDIS_ERROR;
+        }
+        hf_customer *c = hf_customer_new(f->str, f->len, eng->n);
+        if (c == NULL) {
+            snprintf(err, n, "out of memory");
+            return HF_REDIS_ERROR;
+        }
+        if (hf_state_decode(c, (const uint8_t *)v->str, v->len, why, sizeof(why)) != 0) {
+            snprintf(err, n, "%s: customer \"%.*s\": %s", key,
+                     (int)(f->len > 80 ? 80 : f->len), f->str, why);
+            hf_customer_destroy(c);
+            return HF_REDIS_ERROR;
+        }
+        for (uint32_t k = 0; k < eng->n; k++)
+            c->due[k] = hf_engine_due(eng, c, k, part->clock);
+        c->flags |= big ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL;
+        if (hf_memstore_insert(dst, c) != 0) {
+            hf_customer_destroy(c);
+            snprintf(err, n, "out of memory");
+            return HF_REDIS_ERROR;
+        }
+        (*count)++;
+    }
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_load(hf_redis *r, const hf_redis_part *part,
+                              const hf_engine *eng, hf_memstore *dst, size_t *loaded,
+                              char *errstr, size_t errstr_size)
+{
+    size_t count = 0;
+    if (loaded)
+        *loaded = 0;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    char key[600];
+    for (uint32_t start = 0; start < part->buckets; start += LOAD_WINDOW) {
+        uint32_t end = start + LOAD_WINDOW < part->buckets ? start + LOAD_WINDOW : part->buckets;
+        for (uint32_t b = start; b < end; b++)
+            for (int big = 0; big < 2; big++) {
+                bucket_key(part, big, b, key, sizeof(key));
+                const char *argv[2] = {"HGETALL", key};
+                if (redisAppendCommandArgv(r->c, 2, argv, NULL) != REDIS_OK) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    drop(r);
+                    return HF_REDIS_ERROR;
+                }
+            }
+        for (uint32_t b = start; b < end; b++)
+            for (int big = 0; big < 2; big++) {
+                redisReply *reply = NULL;
+                if (redisGetReply(r->c, (void **)&reply) != REDIS_OK)
+                    return io_error(r, "HGETALL", errstr, errstr_size);
+                if (reply->type == REDIS_REPLY_ERROR) {
+                    st = reply_error(r, reply, "HGETALL", errstr, errstr_size);
+                    drop(r); /* discards the replies still pending */
+                    return st;
+                }
+                if (reply->type != REDIS_REPLY_ARRAY) {
+                    drop(r);
+                    return bad_reply(r, reply, "HGETALL", errstr, errstr_size);
+                }
+                st = load_hash(part, eng, dst, big, b, reply, &count, errstr, errstr_size);
+                freeReplyObject(reply);
+                if (st != HF_REDIS_OK) {
+                    drop(r);
+                    if (loaded)
+                        *loaded = count;
+                    return st;
+                }
+            }
+    }
+    if (loaded)
+        *loaded = count;
+    if (count != part->customers) {
+        snprintf(errstr, errstr_size,
+                 "partition %" PRId32 " holds %zu customers but its meta counts %" PRIu64
+                 ": keys were deleted or evicted (use maxmemory-policy noeviction)",
+                 part->partition, count, part->customers);
+        return HF_REDIS_ERROR;
+    }
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_get_customer(hf_redis *r, const hf_redis_part *part,
+                                      const char *id, size_t id_len, uint32_t nbeh,
+                                      hf_customer **out, char *key_out,
+                                      size_t key_out_size, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    uint32_t b = hf_redis_bucket(id, id_len, part->buckets);
+    char keys[2][600];
+    for (int big = 0; big < 2; big++) {
+        bucket_key(part, big, b, keys[big], sizeof(keys[big]));
+        const char *argv[3] = {"HGET", keys[big], id};
+        size_t lens[3] = {4, strlen(keys[big]), id_len};
+        if (redisAppendCommandArgv(r->c, 3, argv, lens) != REDIS_OK) {
+            drop(r);
+            snprintf(errstr, errstr_size, "out of memory");
+            return HF_REDIS_ERROR;
+        }
+    }
+    redisReply *rep[2] = {NULL, NULL};
+    for (int big = 0; big < 2; big++)
+        if (redisGetReply(r->c, (void **)&rep[big]) != REDIS_OK) {
+            freeReplyObject(rep[0]);
+            return io_error(r, "HGET", errstr, errstr_size);
+        }
+    int found = -1;
+    for (int big = 0; big < 2 && st == HF_REDIS_OK; big++) {
+        if (rep[big]->type == REDIS_REPLY_ERROR) {
+            st = reply_error(r, rep[big], "HGET", errstr, errstr_size);
+            rep[big] = NULL;
+        } else if (rep[big]->type == REDIS_REPLY_STRING) {
+            if (found >= 0) {
+                snprintf(errstr, errstr_size, "%s: customer \"%.*s\" is stored twice",
+                         keys[big], (int)(id_len > 80 ? 80 : id_len), id);
+                st = HF_REDIS_ERROR;
+            }
+            found = big;
+        } else if (rep[big]->type != REDIS_REPLY_NIL) {
+            st = bad_reply(r, rep[big], "HGET", errstr, errstr_size);
+            rep[big] = NULL;
+        }
+    }
+    if (st == HF_REDIS_OK && found >= 0) {
+        char why[256];
+        hf_customer *c = hf_customer_new(id, id_len, nbeh);
+        if (c == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            st = HF_REDIS_ERROR;
+        } else if (hf_state_decode(c, (const uint8_t *)rep[found]->str, rep[found]->len,
+                                   why, sizeof(why)) != 0) {
+            snprintf(errstr, errstr_size, "%s: customer \"%.*s\": %s", keys[found],
+                     (int)(id_len > 80 ? 80 : id_len), id, why);
+            hf_customer_destroy(c);
+            st = HF_REDIS_ERROR;
+        } else {
+            c->flags |= found ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL;
+            *out = c;
+            if (key_out)
+                snprintf(key_out, key_out_size, "%s", keys[found]);
+        }
+    }
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+    return st;
+}
+
+hf_redis_status hf_redis_count(hf_redis *r, const hf_redis_part *part, uint64_t *small,
+                               uint64_t *big_out, char *errstr, size_t errstr_size)
+{
+    *small = *big_out = 0;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    char key[600];
+    for (uint32_t start = 0; start < part->buckets; start += LOAD_WINDOW) {
+        uint32_t end = start + LOAD_WINDOW < part->buckets ? start + LOAD_WINDOW : part->buckets;
+        for (uint32_t b = start; b < end; b++)
+            for (int big = 0; big < 2; big++) {
+                bucket_key(part, big, b, key, sizeof(key));
+                const char *argv[2] = {"HLEN", key};
+                if (redisAppendCommandArgv(r->c, 2, argv, NULL) != REDIS_OK) {
+                    drop(r);
+                    snprintf(errstr, errstr_size, "out of memory");
+                    return HF_REDIS_ERROR;
+                }
+            }
+        for (uint32_t b = start; b < end; b++)
+            for (int big = 0; big < 2; big++) {
+                redisReply *reply = NULL;
+                if (redisGetReply(r->c, (void **)&reply) != REDIS_OK)
+                    return io_error(r, "HLEN", errstr, errstr_size);
+                if (reply->type != REDIS_REPLY_INTEGER) {
+                    drop(r);
+                    return reply->type == REDIS_REPLY_ERROR
+                               ? reply_error(r, reply, "HLEN", errstr, errstr_size)
+                               : bad_reply(r, reply, "HLEN", errstr, errstr_size);
+                }
+                *(big ? big_out : small) += (uint64_t)reply->integer;
+                freeReplyObject(reply);
+            }
+    }
+    return HF_REDIS_OK;
+}
+
+/*--- Batches -----------------------------------------------------------------*/
+
+typedef struct bcust {
+    hf_customer *c;
+    size_t id_off, id_len;
+    size_t val_off, val_len;
+    uint32_t bucket;
+    int big;
+} bcust;
+
+typedef struct bout {
+    size_t off, len; /* SEQ_DIGITS placeholder + varint key length + key + value */
+} bout;
+
+typedef struct btopic {
+    char *topic;
+    int64_t offset;
+} btopic;
+
+struct hf_redis_batch {
+    hf_buf data;
+    bcust *custs;
+    size_t ncusts, custcap;
+    bout *outs;
+    size_t nouts, outcap;
+    btopic *topics;
+    size_t ntopics, topiccap;
+    int32_t clock;
+};
+
+hf_redis_batch *hf_redis_batch_new(void)
+{
+    hf_redis_batch *b = calloc(1, sizeof(*b));
+    if (b != NULL)
+        b->clock = INT32_MIN;
+    return b;
+}
+
+void hf_redis_batch_clear(hf_redis_batch *b)
+{
+    hf_buf_reset(&b->data);
+    b->ncusts = b->nouts = 0;
+    for (size_t i = 0; i < b->ntopics; i++)
+        free(b->topics[i].topic);
+    b->ntopics = 0;
+    b->clock = INT32_MIN;
+}
+
+void hf_redis_batch_destroy(hf_redis_batch *b)
+{
+    if (b == NULL)
+        return;
+    hf_redis_batch_clear(b);
+    hf_buf_free(&b->data);
+    free(b->custs);
+    free(b->outs);
+    free(b->topics);
+    free(b);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (q == NULL)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
+                            const hf_redis_part *part, hf_customer *c)
+{
+    if (grow((void **)&b->custs, &b->custcap, b->ncusts + 1, sizeof(*b->custs)) != 0)
+        return -1;
+    uint8_t small[256];
+    size_t len = hf_state_encode(c, small, sizeof(small));
+    size_t id_off = b->data.len;
+    if (hf_buf_append(&b->data, c->id, c->id_len) != 0)
+        return -1;
+    size_t val_off = b->data.len;
+    if (len <= sizeof(small)) {
+        if (hf_buf_append(&b->data, small, len) != 0)
+            return -1;
+    } else {
+        if (hf_buf_reserve(&b->data, len) != 0)
+            return -1;
+        hf_state_encode(c, (uint8_t *)b->data.data + val_off, len);
+        b->data.len += len;
+    }
+    bcust *e = &b->custs[b->ncusts++];
+    e->c = c;
+    e->id_off = id_off;
+    e->id_len = c->id_len;
+    e->val_off = val_off;
+    e->val_len = len;
+    e->bucket = hf_redis_bucket(c->id, c->id_len, part->buckets);
+    e->big = c->id_len > r->small_limit || len > r->small_limit;
+    return 0;
+}
+
+int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
+                          const void *value, size_t value_len)
+{
+    if (grow((void **)&b->outs, &b->outcap, b->nouts + 1, sizeof(*b->outs)) != 0)
+        return -1;
+    uint8_t v[10];
+    size_t nv = 0;
+    uint64_t x = key_len;
+    while (x >= 0x80) {
+        v[nv++] = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    v[nv++] = (uint8_t)x;
+    size_t off = b->data.len;
+    if (hf_buf_reserve(&b->data, SEQ_DIGITS + nv + key_len + value_len) != 0)
+        return -1;
+    memset(b->data.data + off, '0', SEQ_DIGITS);
+    b->data.len += SEQ_DIGITS;
+    hf_buf_append(&b->data, v, nv);
+    hf_buf_append(&b->data, key, key_len);
+    hf_buf_append(&b->data, value, value_len);
+    b->outs[b->nouts].off = off;
+    b->outs[b->nouts].len = b->data.len - off;
+    b->nouts++;
+    return 0;
+}
+
+int hf_redis_batch_offset(hf_redis_batch *b, const char *topic, int64_t offset)
+{
+    for (size_t i = 0; i < b->ntopics; i++)
+        if (strcmp(b->topics[i].topic, topic) == 0) {
+            if (offset > b->topics[i].offset)
+                b->topics[i].offset = offset;
+            return 0;
+        }
+    if (grow((void **)&b->topics, &b->topiccap, b->ntopics + 1, sizeof(*b->topics)) != 0)
+        return -1;
+    char *t = strdup(topic);
+    if (t == NULL)
+        return -1;
+    b->topics[b->ntopics].topic = t;
+    b->topics[b->ntopics++].offset = offset;
+    return 0;
+}
+
+void hf_redis_batch_clock(hf_redis_batch *b, int32_t clock)
+{
+    b->clock = clock;
+}
+
+size_t hf_redis_batch_customers(const hf_redis_batch *b)
+{
+    return b->ncusts;
+}
+
+size_t hf_redis_batch_signals(const hf_redis_batch *b)
+{
+    return b->nouts;
+}
+
+/*--- Commit ----------------------------------------------------------------*/
+
+/* One write to a bucket hash: set (kind 0) or delete (kind 1) a customer. */
+typedef struct op {
+    uint32_t bucket;
+    uint8_t big;
+    uint8_t kind;
+    uint32_t cust;
+} op;
+
+static int op_cmp(const void *pa, const void *pb)
+{
+    const op *a = pa, *b = pb;
+    if (a->big != b->big)
+        return a->big < b->big ? -1 : 1;
+    if (a->bucket != b->bucket)
+        return a->bucket < b->bucket ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->cust < b->cust ? -1 : a->cust > b->cust;
+}
+
+/* argv under construction: strings in r->scratch by offset, or pointers. */
+typedef struct args {
+    hf_redis *r;
+    size_t n;
+    size_t *off;     /* SIZE_MAX: ptr[i] is a pointer (not into scratch) */
+    const char **ptr;
+    size_t *len;
+    size_t cap;
+    int oom;
+} args;
+
+static void arg_add(args *a, const char *p, size_t len, size_t scratch_off)
+{
+    if (a->oom)
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        size_t *o = realloc(a->off, cap * sizeof(*o));
+        if (o == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->off = o;
+        const char **pp = realloc(a->ptr, cap * sizeof(*pp));
+        if (pp == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->ptr = pp;
+        size_t *l = realloc(a->len, cap * sizeof(*l));
+        if (l == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->len = l;
+        a->cap = cap;
+    }
+    a->off[a->n] = scratch_off;
+    a->ptr[a->n] = p;
+    a->len[a->n] = len;
+    a->n++;
+}
+
+static void arg_ptr(args *a, const char *p, size_t len)
+{
+    arg_add(a, p, len, SIZE_MAX);
+}
+
+static void arg_fmt(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void arg_fmt(args *a, const char *fmt, ...)
+{
+    char tmp[700];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    size_t off = a->r->scratch.len;
+    if (len < 0 || (size_t)len >= sizeof(tmp) ||
+        hf_buf_append(&a->r->scratch, tmp, (size_t)len + 1) != 0) {
+        a->oom = 1;
+        return;
+    }
+    arg_add(a, NULL, (size_t)len, off);
+}
+
+static void args_free(args *a)
+{
+    free(a->off);
+    free(a->ptr);
+    free(a->len);
+}
+
+static hf_redis_status commit_reply(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                    redisReply *reply, char *err, size_t n)
+{
+    if (reply->type == REDIS_REPLY_ERROR)
+        return reply_error(r, reply, "commit", err, n);
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING)
+        return bad_reply(r, reply, "commit", err, n);
+    const char *what = reply->element[0]->str;
+    const redisReply *e1 = reply->element[1];
+    if (strcmp(what, "FENCED") == 0) {
+        if (e1->len == 0)
+            snprintf(err, n, "partition %" PRId32 " of group \"%s\" has no meta any more "
+                     "(deleted?); our epoch is %" PRIu64, part->partition, part->group,
+                     part->epoch);
+        else
+            snprintf(err, n, "partition %" PRId32 " of group \"%s\" was taken over: "
+                     "its epoch is %s, ours %" PRIu64, part->partition, part->group,
+                     e1->str, part->epoch);
+        freeReplyObject(reply);
+        return HF_REDIS_FENCED;
+    }
+    if (strcmp(what, "CONFLICT") == 0 && reply->elements >= 3) {
+        const char *field = e1->str;
+        char expected[32];
+        if (strcmp(field, "outbox_seq") == 0)
+            snprintf(expected, sizeof(expected), "%" PRIu64, part->outbox_seq);
+        else
+            snprintf(expected, sizeof(expected), "%" PRId64,
+                     hf_redis_part_applied(part, field + strlen("applied:")));
+        snprintf(err, n, "partition %" PRId32 " of group \"%s\": stored %s is %s, "
+                 "expected %s", part->partition, part->group, field,
+                 reply->element[2]->str, expected);
+        freeReplyObject(reply);
+        return HF_REDIS_CONFLICT;
+    }
+    if (strcmp(what, "OK") != 0 && strcmp(what, "DONE") != 0)
+        return bad_reply(r, reply, "commit", err, n);
+    int64_t seq = 0, customers = -1;
+    if (parse_i64(e1->str, e1->len, &seq) != 0 ||
+        (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER &&
+         (customers = reply->element[2]->integer) < 0))
+        return bad_reply(r, reply, "commit", err, n);
+    freeReplyObject(reply);
+    for (size_t i = 0; i < b->ntopics; i++)
+        if (set_applied(part, b->topics[i].topic, strlen(b->topics[i].topic),
+                        b->topics[i].offset) != 0) {
+            snprintf(err, n, "out of memory");
+            return HF_REDIS_ERROR;
+        }
+    part->batch++;
+    part->outbox_seq = (uint64_t)seq;
+    if (b->clock != INT32_MIN)
+        part->clock = b->clock;
+    if (customers >= 0)
+        part->customers = (uint64_t)customers;
+    for (size_t i = 0; i < b->ncusts; i++) {
+        hf_customer *c = b->custs[i].c;
+        c->flags = (c->flags & ~(HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG)) |
+                   (b->custs[i].big ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL);
+    }
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                char *errstr, size_t errstr_size)
+{
+    /* The writes, grouped by bucket hash: sets first, then deletes. */
+    op *ops = malloc((2 * b->ncusts + 1) * sizeof(*ops));
+    if (ops == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    size_t nops = 0;
+    for (size_t i = 0; i < b->ncusts; i++) {
+        const bcust *e = &b->custs[i];
+        ops[nops++] = (op){e->bucket, (uint8_t)e->big, 0, (uint32_t)i};
+        uint32_t other = e->big ? HF_REDIS_IN_SMALL : HF_REDIS_IN_BIG;
+        if (e->c->flags & other)
+            ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 1, (uint32_t)i};
+    }
+    qsort(ops, nops, sizeof(*ops), op_cmp);
+
+    hf_buf_reset(&r->scratch);
+    args keys = {.r = r}, rest = {.r = r};
+    arg_fmt(&keys, "%s:meta", part->tag);
+    arg_fmt(&keys, "%s:outbox", part->tag);
+    for (size_t i = 0; i < nops; i++)
+        if (i == 0 || ops[i].big != ops[i - 1].big || ops[i].bucket != ops[i - 1].bucket)
+            arg_fmt(&keys, "%s:%s:%" PRIu32, part->tag, ops[i].big ? "big" : "c",
+                    ops[i].bucket);
+    arg_fmt(&rest, "%" PRIu64, part->epoch);
+    arg_fmt(&rest, "%" PRIu64, part->batch + 1);
+    arg_fmt(&rest, "%" PRIu64, part->outbox_seq);
+    arg_fmt(&rest, "%" PRIu64, part->outbox_seq + b->nouts);
+    if (b->clock != INT32_MIN)
+        arg_fmt(&rest, "%" PRId32, b->clock);
+    else
+        arg_ptr(&rest, "", 0);
+    arg_fmt(&rest, "%zu", b->ntopics);
+    for (size_t i = 0; i < b->ntopics; i++) {
+        arg_fmt(&rest, "applied:%s", b->topics[i].topic);
+        arg_fmt(&rest, "%" PRId64, hf_redis_part_applied(part, b->topics[i].topic));
+        arg_fmt(&rest, "%" PRId64, b->topics[i].offset);
+    }
+    arg_fmt(&rest, "%zu", b->nouts);
+    for (size_t i = 0; i < b->nouts; i++) {
+        char seq[SEQ_DIGITS + 1];
+        snprintf(seq, sizeof(seq), "%016" PRIx64, part->outbox_seq + 1 + i);
+        memcpy(b->data.data + b->outs[i].off, seq, SEQ_DIGITS);
+        arg_ptr(&rest, b->data.data + b->outs[i].off, b->outs[i].len);
+    }
+    for (size_t i = 0; i < nops;) {
+        size_t j = i, nset = 0;
+        while (j < nops && ops[j].big == ops[i].big && ops[j].bucket == ops[i].bucket) {
+            nset += ops[j].kind == 0;
+            j++;
+        }
+        arg_fmt(&rest, "%zu", nset);
+        size_t k = i;
+        for (; k < i + nset; k++) {
+            const bcust *e = &b->custs[ops[k].cust];
+            arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
+            arg_ptr(&rest, b->data.data + e->val_off, e->val_len);
+        }
+        arg_fmt(&rest, "%zu", j - k);
+        for (; k < j; k++) {
+            const bcust *e = &b->custs[ops[k].cust];
+            arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
+        }
+        i = j;
+    }
+    free(ops);
+    size_t argc = 3 + keys.n + rest.n;
+    hf_redis_status st = HF_REDIS_OK;
+    if (keys.oom || rest.oom || argc > INT_MAX ||
+        grow((void **)&r->argv, &r->argcap, argc, sizeof(*r->argv)) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        st = HF_REDIS_ERROR;
+    } else {
+        size_t *lens = realloc(r->argvlen, r->argcap * sizeof(*lens));
+        if (lens == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            st = HF_REDIS_ERROR;
+        } else {
+            r->argvlen = lens;
+            size_t k = 3;
+            for (int pass = 0; pass < 2; pass++) {
+                const args *a = pass ? &rest : &keys;
+                for (size_t i = 0; i < a->n; i++, k++) {
+                    r->argv[k] = a->off[i] == SIZE_MAX ? a->ptr[i]
+                                                       : r->scratch.data + a->off[i];
+                    r->argvlen[k] = a->len[i];
+                }
+            }
+        }
+    }
+    int nkeys = (int)keys.n;
+    args_free(&keys);
+    args_free(&rest);
+    if (st != HF_REDIS_OK)
+        return st;
+    redisReply *reply;
+    st = eval(r, HF_SCRIPT_COMMIT, nkeys, (int)argc, r->argv, r->argvlen, &reply, errstr,
+              errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    return commit_reply(r, part, b, reply, errstr, errstr_size);
+}
+
+/*--- Outbox -----------------------------------------------------------------*/
+
+static int parse_entry(const char *s, size_t len, uint64_t *seq, const char **key,
+                       size_t *klen, const char **val, size_t *vlen)
+{
+    uint64_t v = 0;
+    if (len < SEQ_DIGITS + 1)
+        return -1;
+    for (int i = 0; i < SEQ_DIGITS; i++) {
+        int h = hexval((unsigned char)s[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + (uint64_t)h;
+    }
+    size_t pos = SEQ_DIGITS;
+    uint64_t k = 0;
+    for (int shift = 0;; shift += 7) {
+        if (pos >= len || shift > 63)
+            return -1;
+        uint8_t byte = (uint8_t)s[pos++];
+        k |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            break;
+    }
+    if (k > len - pos)
+        return -1;
+    *seq = v;
+    *key = s + pos;
+    *klen = (size_t)k;
+    *val = s + pos + k;
+    *vlen = len - pos - (size_t)k;
+    return 0;
+}
+
+hf_redis_status hf_redis_outbox_read(hf_redis *r, const hf_redis_part *part,
+                                     uint64_t after_seq, hf_redis_outbox_fn fn, void *opaque,
+                                     char *errstr, size_t errstr_size)
+{
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    char key[600], from[24], to[24];
+    snprintf(key, sizeof(key), "%s:outbox", part->tag);
+    for (long start = 0;; start += OUTBOX_CHUNK) {
+        snprintf(from, sizeof(from), "%ld", start);
+        snprintf(to, sizeof(to), "%ld", start + OUTBOX_CHUNK - 1);
+        const char *argv[4] = {"LRANGE", key, from, to};
+        redisReply *reply;
+        st = simple(r, 4, argv, &reply, "LRANGE", errstr, errstr_size);
+        if (st != HF_REDIS_OK)
+            return st;
+        if (reply->type != REDIS_REPLY_ARRAY)
+            return bad_reply(r, reply, "LRANGE", errstr, errstr_size);
+        size_t got = reply->elements;
+        for (size_t i = 0; i < got; i++) {
+            const redisReply *e = reply->element[i];
+            uint64_t seq;
+            const char *k, *v;
+            size_t kl, vl;
+            if (e->type != REDIS_REPLY_STRING ||
+                parse_entry(e->str, e->len, &seq, &k, &kl, &v, &vl) != 0) {
+                snprintf(errstr, errstr_size, "%s: entry %ld is not an outbox entry", key,
+                         start + (long)i);
+                freeReplyObject(reply);
+                return HF_REDIS_ERROR;
+            }
+            if (seq <= after_seq)
+                continue;
+            if (fn(opaque, seq, k, kl, v, vl) != 0) {
+                freeReplyObject(reply);
+                return HF_REDIS_OK;
+            }
+        }
+        freeReplyObject(reply);
+        if (got < OUTBOX_CHUNK)
+            return HF_REDIS_OK;
+    }
+}
+
+hf_redis_status hf_redis_outbox_trim(hf_redis *r, const hf_redis_part *part,
+                                     uint64_t upto_seq, uint64_t *removed, char *errstr,
+                                     size_t errstr_size)
+{
+    char meta[600], outbox[600], epoch[24], upto[24];
+    if (removed)
+        *removed = 0;
+    snprintf(meta, sizeof(meta), "%s:meta", part->tag);
+    snprintf(outbox, sizeof(outbox), "%s:outbox", part->tag);
+    snprintf(epoch, sizeof(epoch), "%" PRIu64, part->epoch);
+    snprintf(upto, sizeof(upto), "%" PRIu64, upto_seq);
+    const char *argv[7] = {NULL, NULL, NULL, meta, outbox, epoch, upto};
+    size_t lens[7] = {0, 0, 0, strlen(meta), strlen(outbox), strlen(epoch), strlen(upto)};
+    redisReply *reply;
+    hf_redis_status st = eval(r, HF_SCRIPT_TRIM, 2, 7, argv, lens, &reply, errstr,
+                              errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    if (reply->type == REDIS_REPLY_ERROR)
+        return reply_error(r, reply, "trim", errstr, errstr_size);
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        return bad_reply(r, reply, "trim", errstr, errstr_size);
+    if (strcmp(reply->element[0]->str, "FENCED") == 0) {
+        snprintf(errstr, errstr_size, "partition %" PRId32 " of group \"%s\" was taken "
+                 "over: its epoch is %s, ours %" PRIu64, part->partition, part->group,
+                 reply->element[1]->len ? reply->element[1]->str : "gone", part->epoch);
+        freeReplyObject(reply);
+        return HF_REDIS_FENCED;
+    }
+    if (removed && reply->element[1]->type == REDIS_REPLY_INTEGER)
+        *removed = (uint64_t)reply->element[1]->integer;
+    freeReplyObject(reply);
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_outbox_len(hf_redis *r, const hf_redis_part *part, uint64_t *len,
+                                    char *errstr, size_t errstr_size)
+{
+    *len = 0;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    char key[600];
+    snprintf(key, sizeof(key), "%s:outbox", part->tag);
+    const char *argv[2] = {"LLEN", key};
+    redisReply *reply;
+    st = simple(r, 2, argv, &reply, "LLEN", errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    if (reply->type != REDIS_REPLY_INTEGER)
+        return bad_reply(r, reply, "LLEN", errstr, errstr_size);
+    *len = (uint64_t)reply->integer;
+    freeReplyObject(reply);
+    return HF_REDIS_OK;
+}
+
+/*--- Discovery ----------------------------------------------------------*/
+
+/* Appends s to b with glob characters escaped for SCAN MATCH. */
+static int glob_escape(hf_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("*?[]\\", *s) && hf_buf_append(b, "\\", 1) != 0)
+            return -1;
+        if (hf_buf_append(b, s, 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+hf_redis_status hf_redis_partitions(hf_redis *r, const char *group, int32_t **out,
+                                    size_t *n, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    *n = 0;
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    hf_buf pat = HF_BUF_INIT, head = HF_BUF_INIT;
+    if (glob_escape(&pat, r->prefix) != 0 || hf_buf_puts(&pat, ":{") != 0 ||
+        glob_escape(&pat, group) != 0 || hf_buf_puts(&pat, ":*}:meta") != 0 ||
+        hf_buf_printf(&head, "%s:{%s:", r->prefix, group) != 0) {
+        hf_buf_free(&pat);
+        hf_buf_free(&head);
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    int32_t *parts = NULL;
+    size_t np = 0, cap = 0;
+    char cursor[32] = "0";
+    do {
+        const char *argv[6] = {"SCAN", cursor, "MATCH", pat.data, "COUNT", "1000"};
+        redisReply *reply;
+        st = simple(r, 6, argv, &reply, "SCAN", errstr, errstr_size);
+        if (st != HF_REDIS_OK)
+            break;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            st = bad_reply(r, reply, "SCAN", errstr, errstr_size);
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
+        const redisReply *keys = reply->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *k = keys->element[i]->str;
+            size_t kl = keys->element[i]->len;
+            if (kl <= head.len + 6 || memcmp(k, head.data, head.len) != 0 ||
+                memcmp(k + kl - 6, "}:meta", 6) != 0)
+                continue;
+            long v;
+            if (parse_long(k + head.len, kl - head.len - 6, 0, INT32_MAX, &v) != 0)
+                continue;
+            if (grow((void **)&parts, &cap, np + 1, sizeof(*parts)) != 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                st = HF_REDIS_ERROR;
+                break;
+            }
+            parts[np++] = (int32_t)v;
+        }
+        freeReplyObject(reply);
+    } while (st == HF_REDIS_OK && strcmp(cursor, "0") != 0);
+    hf_buf_free(&pat);
+    hf_buf_free(&head);
+    if (st != HF_REDIS_OK) {
+        free(parts);
+        return st;
+    }
+    qsort(parts, np, sizeof(*parts), cmp_i32);
+    /* SCAN may return a key more than once. */
+    size_t u = 0;
+    for (size_t i = 0; i < np; i++)
+        if (u == 0 || parts[u - 1] != parts[i])
+            parts[u++] = parts[i];
+    *out = parts;
+    *n = u;
+    return HF_REDIS_OK;
+}

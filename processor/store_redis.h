@@ -1,0 +1,274 @@
+/*
+ * store_redis.h - customer state, applied offsets and the signal outbox of
+ * each input partition in Redis, written with fencing so that the live
+ * pipeline gets exactly-once results (ARCHITECTURE.md, "Exactly-once with
+ * Redis state").
+ *
+ * Keys. Everything of partition p of consumer group g shares one hash tag,
+ * so one Redis Cluster node owns it and one script can touch it all
+ * (T = "<redis.key.prefix>:{<g>:<p>}"):
+ *   T:meta       hash: layout (1), epoch (fencing token), batch (commits by
+ *                the current epoch), clock (day), outbox_seq (sequence of the
+ *                last outbox entry ever written), buckets, customers, and
+ *                applied:<topic> = last applied offset of each input topic.
+ *   T:c:<b>      hash customer_id -> hf_state_encode() bytes, for customers
+ *                whose id and state both fit Redis' compact hash encoding
+ *                (hash-max-listpack-value, 64 bytes by default, read from
+ *                the server at connect). b = XXH3_64(customer_id) mod
+ *                buckets; buckets is a power of two fixed when the partition
+ *                is first acquired (default 1024), so a partition of ~100k
+ *                customers puts ~100 in each hash and they stay listpacks:
+ *                ~60 bytes of Redis memory per typical customer in total.
+ *   T:big:<b>    the same for the others (long states of busy customers).
+ *                Kept apart so that one big value does not turn a whole
+ *                bucket of 100 small ones into a (3x larger) hash table.
+ *                A customer is in exactly one of the two; a commit that
+ *                moves one deletes it from the other.
+ *   T:outbox     list of signals committed but maybe not yet in Kafka; an
+ *                entry is its sequence (16 lowercase hex digits), a varint
+ *                key length, the key, then the value.
+ * There is no expiry index in Redis: the owner of a partition loads all of
+ * its customers on assignment (hf_redis_load: one pipelined HGETALL per
+ * bucket hash) and keeps them in its in-memory store, whose expiry index
+ * finds the customers due when the clock moves. Due days are not stored;
+ * they follow from each customer's days and the partition's clock.
+ *
+ * Fencing and idempotence. hf_redis_acquire increments epoch: the token of
+ * this owner. Every write is a script that first checks that epoch is still
+ * the caller's (else FENCED: another instance took the partition) and, for
+ * a commit, that outbox_seq and the applied offsets are what the caller
+ * last read or wrote (else CONFLICT), and only then writes; Redis runs the
+ * script atomically. Each commit carries a batch number (1, 2, ... per
+ * epoch); a retry of the same batch after a lost reply finds its number
+ * already stored and succeeds without writing twice.
+ *
+ * Errors. Calls return an hf_redis_status and fill errstr:
+ *   HF_REDIS_UNAVAILABLE  no connection, a timeout, or Redis busy or
+ *                         loading: pause and retry with backoff; the handle
+ *                         reconnects on the next call. A commit's outcome is
+ *                         unknown then: retry the SAME batch (it is kept).
+ *   HF_REDIS_FENCED       another instance owns the partition: drop it.
+ *   HF_REDIS_CONFLICT     the stored offsets or outbox differ from what this
+ *                         owner knows: acquire and load the partition again.
+ *   HF_REDIS_ERROR        anything else (corrupt state, wrong key type, a
+ *                         refused AUTH, out of memory): not worth retrying.
+ *
+ * Threads: a handle is one connection; use it from one thread at a time.
+ */
+#ifndef HF_STORE_REDIS_H
+#define HF_STORE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "state.h"
+#include "store_memory.h"
+
+#define HF_REDIS_LAYOUT 1
+#define HF_REDIS_DEFAULT_BUCKETS 1024u
+#define HF_REDIS_MAX_BUCKETS 1048576u
+
+/* Bits of hf_customer.flags that this store owns: where the customer is. */
+#define HF_REDIS_IN_SMALL 0x40000000u
+#define HF_REDIS_IN_BIG 0x80000000u
+
+typedef enum hf_redis_status {
+    HF_REDIS_OK = 0,
+    HF_REDIS_FENCED = 1,
+    HF_REDIS_CONFLICT = 2,
+    HF_REDIS_UNAVAILABLE = 3,
+    HF_REDIS_ERROR = 4
+} hf_redis_status;
+
+/* "ok", "fenced", "conflict", "unavailable", "error". */
+const char *hf_redis_status_name(hf_redis_status s);
+
+/*--- Connection ---------------------------------------------------------*/
+
+typedef struct hf_redis hf_redis;
+
+/*
+ * Parses redis.url and connects (redis.connect.timeout.ms; commands time
+ * out after redis.command.timeout.ms), with AUTH and SELECT when the URL
+ * asks. URLs: redis://[[user]:password@]host[:port][/db] (port 6379, db 0
+ * by default; IPv6 hosts in brackets; %XX escapes in user and password) or
+ * unix://PATH[?db=N]. Borrows nothing from cfg. Returns NULL with errstr:
+ *   redis.url "redis://:***@h:x": expected redis://[[user]:password@]host[:port][/db] or unix:///path
+ *   cannot connect to Redis at 127.0.0.1:1: Connection refused
+ *   Redis at 127.0.0.1:6379 refused AUTH: WRONGPASS invalid username-password pair ...
+ * (passwords are shown as ***).
+ */
+hf_redis *hf_redis_open(const hf_config *cfg, char *errstr, size_t errstr_size);
+void hf_redis_close(hf_redis *r); /* accepts NULL */
+
+/* Bucket count for partitions acquired for the first time (a power of two). */
+void hf_redis_set_new_buckets(hf_redis *r, uint32_t buckets);
+/* The size limit of the compact hash encoding used to place customers. */
+size_t hf_redis_small_limit(const hf_redis *r);
+/* Where the handle connects, password masked: "127.0.0.1:6379". */
+const char *hf_redis_address(const hf_redis *r);
+
+/*--- One partition --------------------------------------------------------*/
+
+typedef struct hf_redis_offset {
+    char *topic;     /* owned */
+    int64_t offset;  /* last applied offset */
+} hf_redis_offset;
+
+/*
+ * What this owner knows of a partition's meta. Read-only for callers: a
+ * successful commit updates it.
+ */
+typedef struct hf_redis_part {
+    char *group;
+    int32_t partition;
+    uint64_t epoch;          /* this owner's fencing token */
+    uint64_t batch;          /* commits made with this epoch */
+    int32_t clock;           /* HF_NO_CLOCK (INT32_MIN) before the first */
+    uint64_t outbox_seq;     /* last outbox entry ever written, 0: none */
+    uint32_t buckets;
+    uint64_t customers;      /* stored customers, as meta counts them */
+    hf_redis_offset *applied;
+    size_t napplied;
+    char *tag;               /* "<prefix>:{<group>:<partition>}" */
+} hf_redis_part;
+
+void hf_redis_part_destroy(hf_redis_part *part); /* accepts NULL */
+/* Last applied offset of topic, or -1 when none. */
+int64_t hf_redis_part_applied(const hf_redis_part *part, const char *topic);
+
+/*
+ * Takes ownership of partition p of group: increments its epoch and reads
+ * its meta (creating it with the new-partition bucket count). *out is a new
+ * hf_redis_part on HF_REDIS_OK, else NULL.
+ */
+hf_redis_status hf_redis_acquire(hf_redis *r, const char *group, int32_t p,
+                                 hf_redis_part **out, char *errstr,
+                                 size_t errstr_size);
+
+/*
+ * Reads the meta of partition p without taking it (for inspection): epoch
+ * and batch are the stored ones. HF_REDIS_OK with *out = NULL when the
+ * partition has no meta.
+ */
+hf_redis_status hf_redis_peek(hf_redis *r, const char *group, int32_t p,
+                              hf_redis_part **out, char *errstr,
+                              size_t errstr_size);
+
+/*
+ * Loads every customer of the partition into dst (which should be empty):
+ * decodes each state, sets its due days with hf_engine_due at part->clock
+ * and inserts it (hf_memstore_insert indexes them). Checks the number found
+ * against meta.customers, so keys lost to eviction or deletion are noticed:
+ *   partition 3 holds 41 customers but its meta counts 42: keys were deleted or evicted (use maxmemory-policy noeviction)
+ * Sets *loaded (may be NULL) to the number of customers inserted.
+ */
+hf_redis_status hf_redis_load(hf_redis *r, const hf_redis_part *part,
+                              const hf_engine *eng, hf_memstore *dst,
+                              size_t *loaded, char *errstr, size_t errstr_size);
+
+/*
+ * Reads one customer (NULL *out when absent): decoded for nbeh behaviours,
+ * due days not set. *key_out (may be NULL) gets the hash key it is in.
+ */
+hf_redis_status hf_redis_get_customer(hf_redis *r, const hf_redis_part *part,
+                                      const char *id, size_t id_len,
+                                      uint32_t nbeh, hf_customer **out,
+                                      char *key_out, size_t key_out_size,
+                                      char *errstr, size_t errstr_size);
+
+/*--- Commits --------------------------------------------------------------*/
+
+/*
+ * The writes of one batch of a partition, built once and committed (and
+ * re-committed after HF_REDIS_UNAVAILABLE) as they are: customers are
+ * encoded when added, so later changes to them do not leak into a retry.
+ */
+typedef struct hf_redis_batch hf_redis_batch;
+
+hf_redis_batch *hf_redis_batch_new(void);
+void hf_redis_batch_destroy(hf_redis_batch *b); /* accepts NULL */
+/* Empties the batch for the next one (keeps its memory). */
+void hf_redis_batch_clear(hf_redis_batch *b);
+
+/*
+ * Adds a customer's current state (add each changed customer once per
+ * batch). c must stay alive until the batch is committed or cleared: a
+ * successful commit records in c->flags which hash now holds it.
+ * Returns 0, or -1 when out of memory.
+ */
+int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
+                            const hf_redis_part *part, hf_customer *c);
+/* Adds a signal to the outbox: its Kafka key and value. 0, or -1 (OOM). */
+int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
+                          const void *value, size_t value_len);
+/* Records that the batch applied topic up to offset (the last one). */
+int hf_redis_batch_offset(hf_redis_batch *b, const char *topic, int64_t offset);
+/* The partition's clock after the batch (HF_NO_CLOCK: unchanged). */
+void hf_redis_batch_clock(hf_redis_batch *b, int32_t clock);
+/* Number of customers and signals in the batch. */
+size_t hf_redis_batch_customers(const hf_redis_batch *b);
+size_t hf_redis_batch_signals(const hf_redis_batch *b);
+
+/*
+ * Commits the batch with ONE script call: checks the epoch, the outbox
+ * sequence and the applied offsets of the batch's topics against part,
+ * then writes states, outbox entries (sequences part->outbox_seq + 1 ...),
+ * offsets and clock. On HF_REDIS_OK part is updated (batch, clock,
+ * outbox_seq, applied, customers) and so are the customers' flags; the
+ * batch is left as it is (clear it for the next).
+ */
+hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
+                                hf_redis_batch *b, char *errstr,
+                                size_t errstr_size);
+
+/*--- Outbox -----------------------------------------------------------------*/
+
+typedef int (*hf_redis_outbox_fn)(void *opaque, uint64_t seq, const char *key,
+                                  size_t key_len, const char *value,
+                                  size_t value_len);
+
+/*
+ * Calls fn for every outbox entry with sequence > after_seq, in order (read
+ * in chunks of 1000). fn returning non-zero stops the walk (HF_REDIS_OK).
+ */
+hf_redis_status hf_redis_outbox_read(hf_redis *r, const hf_redis_part *part,
+                                     uint64_t after_seq, hf_redis_outbox_fn fn,
+                                     void *opaque, char *errstr,
+                                     size_t errstr_size);
+
+/* Drops the entries with sequence <= upto_seq; fenced by part->epoch. */
+hf_redis_status hf_redis_outbox_trim(hf_redis *r, const hf_redis_part *part,
+                                     uint64_t upto_seq, uint64_t *removed,
+                                     char *errstr, size_t errstr_size);
+
+/* Number of entries in the outbox. */
+hf_redis_status hf_redis_outbox_len(hf_redis *r, const hf_redis_part *part,
+                                    uint64_t *len, char *errstr,
+                                    size_t errstr_size);
+
+/*--- Discovery ----------------------------------------------------------*/
+
+/*
+ * The partitions of group that have meta in Redis (SCAN over
+ * "<prefix>:{<group>:*}:meta"), ascending, in a malloc'd array (*out, free
+ * it) of *n.
+ */
+hf_redis_status hf_redis_partitions(hf_redis *r, const char *group,
+                                    int32_t **out, size_t *n, char *errstr,
+                                    size_t errstr_size);
+
+/* The bucket of a customer id among `buckets` (a power of two). */
+uint32_t hf_redis_bucket(const char *id, size_t len, uint32_t buckets);
+
+/*
+ * Counts the customers in the partition's bucket hashes (pipelined HLEN):
+ * *small in the compact hashes, *big in the others.
+ */
+hf_redis_status hf_redis_count(hf_redis *r, const hf_redis_part *part,
+                               uint64_t *small, uint64_t *big, char *errstr,
+                               size_t errstr_size);
+
+#endif
