@@ -260,8 +260,8 @@ static void test_event_round_trip(void **state)
     in.order_id = "";
     in.order_id_len = 0;
     in.currency[0] = '\0';
-    in.event_time = INT64_MIN;
-    in.amount_minor = INT64_MAX;
+    in.event_time = -HF_MAX_ABS_DAY * HF_MS_PER_DAY; /* the valid extremes */
+    in.amount_minor = HF_MAX_AMOUNT_MINOR;
     in.items = 0;
     hf_buf_reset(&b);
     assert_int_equal(hf_avro_encode_event(&in, &b), 0);
