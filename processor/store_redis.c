@@ -41,6 +41,7 @@ struct hf_redis {
     char *prefix;
     uint32_t new_buckets;
     size_t small_limit;
+    size_t small_entries;    /* hash-max-listpack-entries */
     int probed;              /* server settings read once */
     char sha[HF_SCRIPT_COUNT][41];
     /* scratch of a commit */
@@ -341,22 +342,31 @@ static void probe(hf_redis *r)
 {
     const char *a[] = {"CONFIG", "GET", "hash-max-ziplist-value"};
     const char *b[] = {"CONFIG", "GET", "maxmemory-policy"};
-    redisReply *x = NULL, *y = NULL;
+    const char *e[] = {"CONFIG", "GET", "hash-max-ziplist-entries"};
+    redisReply *x = NULL, *y = NULL, *z = NULL;
     if (redisAppendCommandArgv(r->c, 3, a, NULL) != REDIS_OK ||
         redisAppendCommandArgv(r->c, 3, b, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(r->c, 3, e, NULL) != REDIS_OK ||
         redisGetReply(r->c, (void **)&x) != REDIS_OK ||
-        redisGetReply(r->c, (void **)&y) != REDIS_OK) {
+        redisGetReply(r->c, (void **)&y) != REDIS_OK ||
+        redisGetReply(r->c, (void **)&z) != REDIS_OK) {
         freeReplyObject(x);
+        freeReplyObject(y);
         drop(r); /* reconnects on the next call */
         return;
     }
     r->probed = 1;
+    /* CONFIG may be disabled (managed Redis): then Redis' defaults. */
+    long v;
     if (x->type == REDIS_REPLY_ARRAY && x->elements == 2 &&
-        x->element[1]->type == REDIS_REPLY_STRING) {
-        long v;
-        if (parse_long(x->element[1]->str, x->element[1]->len, 0, INT_MAX, &v) == 0)
-            r->small_limit = (size_t)v;
-    }
+        x->element[1]->type == REDIS_REPLY_STRING &&
+        parse_long(x->element[1]->str, x->element[1]->len, 0, INT_MAX, &v) == 0)
+        r->small_limit = (size_t)v;
+    if (z->type == REDIS_REPLY_ARRAY && z->elements == 2 &&
+        z->element[1]->type == REDIS_REPLY_STRING &&
+        parse_long(z->element[1]->str, z->element[1]->len, 0, INT_MAX, &v) == 0)
+        r->small_entries = (size_t)v;
+    freeReplyObject(z);
     if (y->type == REDIS_REPLY_ARRAY && y->elements == 2 &&
         y->element[1]->type == REDIS_REPLY_STRING &&
         strcmp(y->element[1]->str, "noeviction") != 0)
@@ -439,6 +449,7 @@ hf_redis *hf_redis_open(const hf_config *cfg, char *errstr, size_t errstr_size)
     r->command_tv = tv_ms(cfg->redis_command_timeout_ms);
     r->new_buckets = HF_REDIS_DEFAULT_BUCKETS;
     r->small_limit = 64;
+    r->small_entries = 128;
     r->prefix = strdup(cfg->redis_key_prefix ? cfg->redis_key_prefix : "hf");
     if (r->prefix == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -717,6 +728,13 @@ hf_redis_status hf_redis_acquire(hf_redis *r, const char *group, int32_t p,
         hf_redis_part_destroy(part);
         return st;
     }
+    /* Past ~90% of the entries limit, buckets start to become hash tables. */
+    if (part->customers * 10 > (uint64_t)part->buckets * r->small_entries * 9)
+        hf_log_warn("redis",
+                    "partition %" PRId32 " holds %" PRIu64 " customers in %" PRIu32
+                    " buckets: buckets beyond hash-max-listpack-entries (%zu) take 2-3x "
+                    "the memory; raise that Redis setting", p, part->customers,
+                    part->buckets, r->small_entries);
     *out = part;
     return HF_REDIS_OK;
 }
