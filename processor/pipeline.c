@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,20 @@
 #define WRONG_PARTITION_LOG_MS 10000
 #define QUEUE_FULL_WAIT_MS 60000
 #define METADATA_TIMEOUT_MS 10000
+#define GAUGES_EVERY_MS 1000
 
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int64_t wall_ms(void)
@@ -139,7 +148,30 @@ typedef struct tpstate {
 typedef struct slot {
     int refs; /* assigned topic-partitions with this number; 0: no stream */
     hf_stream st;
+    int64_t max_event_time; /* latest event time seen; INT64_MIN: none */
+    hf_metric *time_lag;    /* hirefire_event_time_lag_seconds{partition} */
 } slot;
+
+/* Outcomes of an input message (hirefire_events_total{outcome}). */
+enum { OUT_APPLIED, OUT_INVALID, OUT_DUPLICATE, OUT_LATE, OUT_COUNT };
+static const char *const outcome_names[OUT_COUNT] = {"applied", "invalid", "duplicate",
+                                                     "late"};
+/* Classes of dead-letter reasons (hirefire_dead_letters_total{reason_class}). */
+enum { DL_DECODE, DL_SCHEMA, DL_INVALID, DL_COUNT };
+static const char *const dl_names[DL_COUNT] = {"decode", "schema", "invalid"};
+enum { RB_ASSIGN, RB_REVOKE, RB_LOST, RB_COUNT };
+static const char *const rb_names[RB_COUNT] = {"assign", "revoke", "lost"};
+
+/* Metric handles, looked up once; all NULL when metrics are off. */
+typedef struct pipeline_metrics {
+    hf_metric **events;       /* [topic * OUT_COUNT + outcome] */
+    uint64_t *pending;        /* the same, counted in the open batch */
+    hf_metric **dead_letters; /* [topic * DL_COUNT + class] */
+    hf_metric *signals[HF_MAX_BEHAVIOURS][2][HF_CAUSE_COUNT];
+    hf_metric *rebalances[RB_COUNT];
+    hf_metric *batch_size, *commit_latency, *customers;
+    int64_t gauges_at;        /* last gauge update (monotonic ms) */
+} pipeline_metrics;
 
 typedef struct batch_item {
     rd_kafka_message_t *m;
@@ -184,6 +216,10 @@ struct hf_pipeline {
     hf_stream_stats retired; /* streams dropped on revoke */
     uint64_t retired_customers;
     hf_pipeline_counters c;
+
+    pipeline_metrics m;
+    atomic_int assigned;          /* topic-partitions held (readiness) */
+    atomic_int store_unavailable; /* set by the state store hooks (readiness) */
 };
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
@@ -236,6 +272,134 @@ static slot *slot_get(hf_pipeline *p, int32_t part)
         p->nslots = part + 1;
     }
     return &p->slots[part];
+}
+
+/*--- Metrics ------------------------------------------------------------------*/
+
+/* Looks up every handle the loop updates (not per partition: see slot_metrics). */
+static int metrics_init(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    hf_metrics *reg = p->opts.metrics;
+    pipeline_metrics *pm = &p->m;
+    if (reg == NULL)
+        return 0;
+    pm->events = calloc(p->ntopics * OUT_COUNT, sizeof(*pm->events));
+    pm->pending = calloc(p->ntopics * OUT_COUNT, sizeof(*pm->pending));
+    pm->dead_letters = calloc(p->ntopics * DL_COUNT, sizeof(*pm->dead_letters));
+    if (!pm->events || !pm->pending || !pm->dead_letters) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t t = 0; t < p->ntopics; t++) {
+        for (int o = 0; o < OUT_COUNT; o++)
+            pm->events[t * OUT_COUNT + (size_t)o] =
+                hf_metrics_events(reg, p->cfg->input_topics[t], outcome_names[o]);
+        for (int k = 0; k < DL_COUNT; k++)
+            pm->dead_letters[t * DL_COUNT + (size_t)k] =
+                hf_metrics_dead_letters(reg, p->cfg->input_topics[t], dl_names[k]);
+    }
+    for (uint32_t b = 0; b < p->eng->n; b++)
+        for (int k = 0; k < 2; k++)
+            for (int c = 0; c < HF_CAUSE_COUNT; c++)
+                pm->signals[b][k][c] = hf_metrics_signals(
+                    reg, p->eng->behaviours[b].name, hf_signal_kind_name((hf_signal_kind)k),
+                    hf_signal_cause_name((hf_signal_cause)c));
+    for (int r = 0; r < RB_COUNT; r++)
+        pm->rebalances[r] = hf_metrics_rebalances(reg, rb_names[r]);
+    pm->batch_size = hf_metrics_batch_size(reg);
+    pm->commit_latency = hf_metrics_commit_latency(reg);
+    pm->customers = hf_metrics_customers_cached(reg);
+    if (!pm->batch_size || !pm->commit_latency || !pm->customers) {
+        snprintf(errstr, errstr_size, "metrics: %s", hf_metrics_error(reg));
+        return -1;
+    }
+    return 0;
+}
+
+static void metrics_free(pipeline_metrics *pm)
+{
+    free(pm->events);
+    free(pm->pending);
+    free(pm->dead_letters);
+}
+
+/*
+ * The class of a decoder's reason (dead_letters_total{reason_class}), by the
+ * texts of pipeline, framing, codec_json and codec_avro: the bytes are not a
+ * message at all, the writer schema is unknown or unusable, or the decoded
+ * event breaks the rules.
+ */
+static int dl_class(const char *why)
+{
+    static const char *const decode[] = {
+        "message has no value", "message is empty", "message is too short",
+        "wrong magic byte", "invalid JSON", "not a JSON object", "invalid Avro datum",
+    };
+    static const char *const schema[] = {"unknown schema id", "schema id "};
+    for (size_t i = 0; i < sizeof(decode) / sizeof(decode[0]); i++)
+        if (strncmp(why, decode[i], strlen(decode[i])) == 0)
+            return DL_DECODE;
+    for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
+        if (strncmp(why, schema[i], strlen(schema[i])) == 0)
+            return DL_SCHEMA;
+    return DL_INVALID;
+}
+
+/* Adds the open batch's event counts to the counters. */
+static void metrics_flush_events(hf_pipeline *p)
+{
+    pipeline_metrics *pm = &p->m;
+    for (size_t i = 0; pm->pending != NULL && i < p->ntopics * OUT_COUNT; i++)
+        if (pm->pending[i] != 0) {
+            hf_metric_add(pm->events[i], pm->pending[i]);
+            pm->pending[i] = 0;
+        }
+}
+
+/* Customers cached and event-time lag: at most every GAUGES_EVERY_MS, or now. */
+static void metrics_gauges(hf_pipeline *p, int force)
+{
+    pipeline_metrics *pm = &p->m;
+    if (p->opts.metrics == NULL)
+        return;
+    int64_t now = now_ms();
+    if (!force && now - pm->gauges_at < GAUGES_EVERY_MS)
+        return;
+    pm->gauges_at = now;
+    int64_t wall = wall_ms();
+    uint64_t customers = 0;
+    for (int32_t i = 0; i < p->nslots; i++) {
+        const slot *s = &p->slots[i];
+        if (s->refs == 0)
+            continue;
+        customers += hf_memstore_count(s->st.store);
+        if (s->max_event_time != INT64_MIN)
+            hf_metric_set(s->time_lag, (double)(wall - s->max_event_time) / 1000.0);
+    }
+    hf_metric_set(pm->customers, (double)customers);
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    (void)rk;
+    hf_metrics_update_from_rdkafka_stats(p->opts.metrics, json, json_len);
+    return 0; /* librdkafka frees json */
+}
+
+int hf_pipeline_ready(const hf_pipeline *p, char *why, size_t why_size)
+{
+    /* The atomics are only read; C11's atomic_load takes a non-const pointer. */
+    hf_pipeline *w = (hf_pipeline *)p;
+    if (atomic_load(&w->store_unavailable)) {
+        snprintf(why, why_size, "redis unavailable");
+        return 0;
+    }
+    if (atomic_load(&w->assigned) <= 0) {
+        snprintf(why, why_size, "no partitions assigned");
+        return 0;
+    }
+    return 1;
 }
 
 /*--- Producing ----------------------------------------------------------------*/
@@ -299,6 +463,7 @@ static void emit_signal(void *opaque, const hf_signal *s)
                              (void *)val, len, s->customer_id, s->customer_id_len,
                              NULL) == 0) {
             p->c.signals++;
+            hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
             return;
         }
         rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -345,11 +510,13 @@ static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
         return; /* no longer ours: its next owner reads it */
     char why[512];
     hf_event e;
+    int outcome = OUT_APPLIED;
     int restoring = m->offset < tp->restore_until;
     p->suppress = restoring;
     if (restoring)
         p->c.restored++;
     if (hf_pipeline_decode(p->dec, m, &e, why, sizeof(why)) != 0) {
+        outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
         if (!restoring) {
             hf_log_debug("pipeline", "dead letter %s [%" PRId32 "] at offset %" PRId64 ": %s",
@@ -359,16 +526,28 @@ static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
                                        wall_ms(), NULL, QUEUE_FULL_WAIT_MS, err,
                                        sizeof(err)) != 0)
                 fail(p, "%s", err);
-            else
+            else {
                 p->c.dead_letters++;
+                if (p->m.dead_letters != NULL)
+                    hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)dl_class(why)],
+                                  1);
+            }
         }
     } else {
         if (!restoring)
             check_partition(p, t, m, &e);
+        uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
         if (hf_stream_process(&s->st, &e) != 0)
             fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
                  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        outcome = s->st.stats.duplicate != duplicate ? OUT_DUPLICATE
+                  : s->st.stats.late != late         ? OUT_LATE
+                                                     : OUT_APPLIED;
+        if (e.event_time > s->max_event_time)
+            s->max_event_time = e.event_time;
     }
+    if (!restoring && p->m.pending != NULL)
+        p->m.pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
     p->suppress = 0;
     tp->done = m->offset + 1;
 }
@@ -394,6 +573,12 @@ static void process_batch(hf_pipeline *p)
     for (size_t i = 0; i < p->nbatch; i++)
         if (!p->failed)
             process_message(p, p->batch[i].m);
+    for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
+        if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
+            hf_metric_observe(p->m.batch_size, (double)run);
+            run = 0;
+        }
+    metrics_flush_events(p);
     for (size_t i = 0; i < p->nbatch; i++)
         rd_kafka_message_destroy(p->batch[i].m);
     p->nbatch = 0;
@@ -425,6 +610,7 @@ static int commit(hf_pipeline *p, int final)
         rd_kafka_topic_partition_list_destroy(list);
         return 0;
     }
+    double started = now_s();
     rd_kafka_resp_err_t err = rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms);
     if (p->failed) {
         rd_kafka_topic_partition_list_destroy(list);
@@ -443,6 +629,7 @@ static int commit(hf_pipeline *p, int final)
         return 0;
     }
     err = rd_kafka_commit(p->consumer, list, 0);
+    hf_metric_observe(p->m.commit_latency, now_s() - started);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         hf_log_warn("pipeline", "offset commit failed: %s", rd_kafka_err2str(err));
     } else {
@@ -469,6 +656,7 @@ static void retire(hf_pipeline *p, slot *s)
     hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
     p->retired_customers += hf_memstore_count(s->st.store);
     hf_stream_destroy(&s->st);
+    hf_metric_clear(s->time_lag);
 }
 
 static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
@@ -488,11 +676,18 @@ static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
             fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
             return;
         }
-        if (s->refs == 0 && hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
-            fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
-            return;
+        if (s->refs == 0) {
+            if (hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
+                fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+                return;
+            }
+            s->max_event_time = INT64_MIN;
+            if (s->time_lag == NULL) /* kept across revoke and re-assign */
+                s->time_lag = hf_metrics_event_time_lag(p->opts.metrics, e->partition);
         }
         s->refs++;
+        if (!tp->assigned)
+            atomic_fetch_add(&p->assigned, 1);
         int64_t committed = e->offset >= 0 ? e->offset : -1;
         *tp = (tpstate){.assigned = 1, .restore_until = committed, .done = committed,
                         .committed = committed};
@@ -524,6 +719,7 @@ static void on_revoke(hf_pipeline *p, rd_kafka_t *rk,
         if (t < 0 || e->partition >= p->tps_cap[t] || !p->tps[t][e->partition].assigned)
             continue;
         p->tps[t][e->partition] = (tpstate){.restore_until = -1, .done = -1, .committed = -1};
+        atomic_fetch_sub(&p->assigned, 1);
         slot *s = &p->slots[e->partition];
         if (--s->refs == 0)
             retire(p, s);
@@ -539,19 +735,23 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        hf_metric_add(p->m.rebalances[RB_ASSIGN], 1);
         on_assign(p, rk, parts);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        on_revoke(p, rk, parts, rd_kafka_assignment_lost(rk));
+        int lost = rd_kafka_assignment_lost(rk);
+        hf_metric_add(p->m.rebalances[lost ? RB_LOST : RB_REVOKE], 1);
+        on_revoke(p, rk, parts, lost);
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, NULL);
     } else {
         hf_log_error("pipeline", "rebalance failed: %s", rd_kafka_err2str(err));
+        hf_metric_add(p->m.rebalances[RB_LOST], 1);
         on_revoke(p, rk, parts, 1);
         aerr = rd_kafka_assign(rk, NULL);
     }
@@ -657,6 +857,8 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     if (opts != NULL)
         p->opts = *opts;
     p->idle_since = -1;
+    atomic_init(&p->assigned, 0);
+    atomic_init(&p->store_unavailable, 0);
     p->ntopics = cfg->n_input_topics;
     p->partition_cnt = calloc(p->ntopics, sizeof(*p->partition_cnt));
     p->tps = calloc(p->ntopics, sizeof(*p->tps));
@@ -667,11 +869,15 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         snprintf(errstr, errstr_size, "out of memory");
         goto error;
     }
+    if (metrics_init(p, errstr, errstr_size) != 0)
+        goto error;
     p->dec = hf_pipeline_decoder_new(cfg, errstr, errstr_size);
     if (p->dec == NULL || output_schema(p, errstr, errstr_size) != 0)
         goto error;
 
     static const hf_kafka_setting consumer_settings[] = {
+        /* first: only with metrics (consumer lag from the statistics) */
+        {"statistics.interval.ms", "5000", HF_KAFKA_DEFAULT, NULL},
         {"group.id", "hirefire", HF_KAFKA_DEFAULT, NULL},
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
@@ -689,12 +895,15 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
     };
     char why[512];
+    size_t skip = p->opts.metrics != NULL ? 0 : 1;
     rd_kafka_conf_t *conf = hf_kafka_conf_new(
-        cfg, consumer_settings, sizeof(consumer_settings) / sizeof(consumer_settings[0]),
-        errstr, errstr_size);
+        cfg, consumer_settings + skip,
+        sizeof(consumer_settings) / sizeof(consumer_settings[0]) - skip, errstr, errstr_size);
     if (conf == NULL)
         goto error;
     rd_kafka_conf_set_opaque(conf, p);
+    if (p->opts.metrics != NULL)
+        rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
@@ -812,6 +1021,7 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
             take(p, m);
         rd_kafka_poll(p->producer, 0);
         process_batch(p);
+        metrics_gauges(p, 0);
         int64_t now = now_ms();
         if (now - p->last_commit >= p->cfg->commit_interval_ms)
             commit(p, 0);
@@ -830,6 +1040,7 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     if (!p->failed)
         hf_log_info("pipeline", "stopping: finishing the open batch");
     process_batch(p);
+    metrics_gauges(p, 1);
     commit(p, 1);
     /* Closing revokes what is left (the rebalance callback commits again). */
     err = rd_kafka_consumer_close(p->consumer);
@@ -885,5 +1096,6 @@ void hf_pipeline_destroy(hf_pipeline *p)
     hf_schema_source_destroy(p->out_schemas);
     hf_buf_free(&p->enc);
     hf_buf_free(&p->frame);
+    metrics_free(&p->m);
     free(p);
 }

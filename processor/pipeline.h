@@ -40,11 +40,29 @@
  * Events whose customer_id belongs to another partition (librdkafka's
  * consistent partitioner, partitioner.h) are counted and logged at most
  * every 10 s, and processed where they are.
+ *
+ * Metrics (opts.metrics, metrics.h; handles looked up once, updated per
+ * batch, never looked up per event):
+ *   hirefire_events_total{topic,outcome}   applied|invalid|duplicate|late,
+ *       live messages only (re-read ones are not counted again)
+ *   hirefire_signals_total{behaviour,kind,cause}   signals produced
+ *   hirefire_dead_letters_total{topic,reason_class}   decode (not JSON, not
+ *       framed, not an Avro datum, no value) | schema (unknown or unusable
+ *       writer schema id) | invalid (decoded, but breaks the event rules)
+ *   hirefire_batch_size   messages per stream per batch
+ *   hirefire_commit_latency_seconds   one flush + offset commit
+ *   hirefire_rebalances_total{type}   assign|revoke|lost callbacks
+ *   hirefire_customers_cached, hirefire_event_time_lag_seconds{partition}
+ *       (wall clock minus the latest event time of the stream), set about
+ *       every second
+ *   hirefire_consumer_lag{topic,partition}   from librdkafka's statistics
+ *       (statistics.interval.ms 5000 unless kafka.statistics.interval.ms)
  */
 #ifndef HF_PIPELINE_H
 #define HF_PIPELINE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +71,7 @@
 #include "config.h"
 #include "engine.h"
 #include "event.h"
+#include "metrics.h"
 #include "stream.h"
 
 /*--- Input decoding (shared with the Kafka replay) -------------------------*/
@@ -83,6 +102,7 @@ typedef struct hf_pipeline_opts {
     int64_t max_idle_ms;               /* > 0: stop when every assigned partition
                                           has been at its end this long */
     volatile sig_atomic_t *stop;       /* becomes non-zero: stop (signal handler) */
+    hf_metrics *metrics;               /* borrowed, outlives the pipeline; NULL: none */
 } hf_pipeline_opts;
 
 typedef struct hf_pipeline_counters {
@@ -116,6 +136,14 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size);
 /* Counters so far; stats summed over every stream ever held. */
 void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
                        hf_pipeline_counters *counters, uint64_t *customers);
+
+/*
+ * Readiness, for /readyz (http.h's hf_http_ready_fn): returns 1 when ready,
+ * else 0 with the reason in why: "no partitions assigned" (before the first
+ * assignment, or when none is held), "redis unavailable" (the state store
+ * said so). Reads atomics only: safe from any thread while p lives.
+ */
+int hf_pipeline_ready(const hf_pipeline *p, char *why, size_t why_size);
 
 void hf_pipeline_destroy(hf_pipeline *p); /* accepts NULL */
 
