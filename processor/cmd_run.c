@@ -1,10 +1,12 @@
 /*
  * cmd_run.c - `hirefire run`: process the input topics live (pipeline.h)
- * until SIGINT/SIGTERM (or --max-idle-ms), then print the run summary.
+ * until SIGINT/SIGTERM (or --max-idle-ms), then print the run summary; the
+ * operations endpoint (http.h: /metrics, /healthz, /readyz) on http.listen.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 #include "cli.h"
 #include "config.h"
 #include "engine.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "summary.h"
 
@@ -25,6 +29,26 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/*
+ * Readiness for /readyz, asked on the HTTP server's thread: the pipeline is
+ * published here once made (and withdrawn before it is destroyed); before
+ * that nothing is assigned.
+ */
+typedef struct readiness {
+    _Atomic(hf_pipeline *) pipeline;
+} readiness;
+
+static int ready_cb(void *opaque, char *why, size_t why_size)
+{
+    readiness *r = opaque;
+    hf_pipeline *p = atomic_load(&r->pipeline);
+    if (p == NULL) {
+        snprintf(why, why_size, "no partitions assigned");
+        return 0;
+    }
+    return hf_pipeline_ready(p, why, why_size);
 }
 
 static void run_usage(FILE *out)
@@ -44,6 +68,10 @@ static void run_usage(FILE *out)
         "\n"
         "SIGINT or SIGTERM stops polling, finishes the open batch, delivers the\n"
         "signals, commits and leaves the group; the exit status is then 0.\n"
+        "\n"
+        "With http.listen set (default 127.0.0.1:9464; empty: off), serves\n"
+        "/metrics (Prometheus text), /healthz (200 while running) and /readyz\n"
+        "(200 once partitions are assigned, else 503 with the reason).\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE         properties file (see config/hirefire.properties)\n"
@@ -152,13 +180,40 @@ int hf_cmd_run(int argc, char **argv)
 
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);
-    hf_pipeline_opts po = {.max_idle_ms = max_idle_ms, .stop = &stop_requested};
+
+    /* The endpoint first: liveness while the pipeline connects. */
+    hf_metrics *metrics = NULL;
+    hf_http *http = NULL;
+    readiness ready;
+    atomic_init(&ready.pipeline, NULL);
+    if (cfg.http_listen[0] != '\0') {
+        metrics = hf_metrics_new();
+        if (metrics == NULL || hf_metrics_build_info(metrics) == NULL) {
+            fprintf(stderr, "hirefire run: out of memory\n");
+            hf_metrics_destroy(metrics);
+            hf_config_destroy(&cfg);
+            return 1;
+        }
+        http = hf_http_start(cfg.http_listen, metrics, ready_cb, &ready, err, sizeof(err));
+        if (http == NULL) {
+            fprintf(stderr, "hirefire run: %s\n", err);
+            hf_metrics_destroy(metrics);
+            hf_config_destroy(&cfg);
+            return 1;
+        }
+    }
+
+    hf_pipeline_opts po = {.max_idle_ms = max_idle_ms, .stop = &stop_requested,
+                           .metrics = metrics};
     hf_pipeline *p = hf_pipeline_new(&cfg, &eng, &po, err, sizeof(err));
     if (p == NULL) {
         fprintf(stderr, "hirefire run: %s\n", err);
+        hf_http_stop(http);
+        hf_metrics_destroy(metrics);
         hf_config_destroy(&cfg);
         return 1;
     }
+    atomic_store(&ready.pipeline, p);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -184,7 +239,10 @@ int hf_cmd_run(int argc, char **argv)
                 c.messages, c.restored, c.signals, c.dead_letters, c.wrong_partition,
                 c.commits);
     }
+    hf_http_stop(http); /* no more readiness calls: the pipeline may go */
+    atomic_store(&ready.pipeline, NULL);
     hf_pipeline_destroy(p);
+    hf_metrics_destroy(metrics);
     hf_config_destroy(&cfg);
     return rc;
 }
