@@ -18,7 +18,12 @@
  *                buckets; buckets is a power of two fixed when the partition
  *                is first acquired (default 1024), so a partition of ~100k
  *                customers puts ~100 in each hash and they stay listpacks:
- *                ~60 bytes of Redis memory per typical customer in total.
+ *                62-65 bytes of Redis memory per typical customer in total
+ *                (3 days, 3 event ids; bench/bench_redis). Past ~115k
+ *                customers per partition buckets exceed
+ *                hash-max-listpack-entries (128) and become hash tables
+ *                (2-3x the memory): acquire logs a warning; raise that
+ *                Redis setting.
  *   T:big:<b>    the same for the others (long states of busy customers).
  *                Kept apart so that one big value does not turn a whole
  *                bucket of 100 small ones into a (3x larger) hash table.
@@ -41,6 +46,31 @@
  * script atomically. Each commit carries a batch number (1, 2, ... per
  * epoch); a retry of the same batch after a lost reply finds its number
  * already stored and succeeds without writing twice.
+ *
+ * Use by the live pipeline, per assigned partition p:
+ *   1. hf_redis_acquire -> part (epoch is ours now); hf_redis_load into the
+ *      stream's store; set the stream's clock to part->clock; seek each
+ *      input topic to hf_redis_part_applied(part, topic) + 1.
+ *   2. Read the group's committed offset metadata for p (the outbox sequence
+ *      the last committed transaction carried, S); hf_redis_outbox_trim(S);
+ *      hf_redis_outbox_read(after S) and publish those signals in one Kafka
+ *      transaction with the input offsets (applied + 1) and metadata =
+ *      part->outbox_seq; then trim up to it.
+ *   3. Per batch: apply the events; add every customer that changed (events
+ *      applied, and customers of expiry signals) with
+ *      hf_redis_batch_customer, the batch's signals with
+ *      hf_redis_batch_signal, the last offset per topic and the clock;
+ *      hf_redis_commit. Then, in one Kafka transaction, produce the signals
+ *      and send the offsets (last + 1) with metadata = part->outbox_seq;
+ *      commit it; hf_redis_outbox_trim(part->outbox_seq); clear the batch.
+ *   On UNAVAILABLE: back off and retry the same call (the same batch). On
+ *   FENCED: drop the partition. On CONFLICT: drop the in-memory state and
+ *   start again at 1.
+ *
+ * Atomicity limits: Redis does not roll a script back. The scripts check
+ * before writing, and their only writes that can fail are against keys of
+ * the wrong type (someone else wrote into the prefix); such a commit returns
+ * HF_REDIS_ERROR and may have written part of the batch.
  *
  * Errors. Calls return an hf_redis_status and fill errstr:
  *   HF_REDIS_UNAVAILABLE  no connection, a timeout, or Redis busy or

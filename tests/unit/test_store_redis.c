@@ -895,6 +895,67 @@ static void test_load_notices_lost_and_corrupt_state(void **state)
     redisFree(c);
 }
 
+/* More arguments for one key than Lua's unpack() takes at once. */
+static void test_large_batch_in_one_bucket(void **state)
+{
+    (void)state;
+    flushall(srv.port);
+    hf_engine eng;
+    engine(&eng, 1);
+    hf_redis *r = open_port(srv.port);
+    hf_redis_set_new_buckets(r, 1);
+    redisContext *c = raw(srv.port);
+    hf_redis_part *part = acquire(r, "g", 9);
+    assert_int_equal(part->buckets, 1);
+    enum { N = 4500, S = 9000 };
+    hf_customer **cs = calloc(N, sizeof(*cs));
+    assert_non_null(cs);
+    hf_redis_batch *b = hf_redis_batch_new();
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        cs[i] = customer(id, 1, 1 + i % 3, 1);
+        assert_int_equal(hf_redis_batch_customer(b, r, part, cs[i]), 0);
+    }
+    for (int i = 0; i < S; i++)
+        assert_int_equal(hf_redis_batch_signal(b, "k", 1, "v", 1), 0);
+    assert_int_equal(hf_redis_batch_offset(b, "events", 99), 0);
+    commit_ok(r, part, b);
+    assert_int_equal(part->customers, N);
+    assert_int_equal(part->outbox_seq, S);
+    assert_int_equal(cmd_int(c, "HLEN hf:{g:9}:c:0"), N);
+    assert_int_equal(cmd_int(c, "LLEN hf:{g:9}:outbox"), S);
+
+    hf_redis_part *next = acquire(r, "g", 9);
+    hf_memstore *ms = hf_memstore_new(1);
+    size_t loaded = 0;
+    char err[512] = "";
+    assert_int_equal(hf_redis_load(r, next, &eng, ms, &loaded, err, sizeof(err)),
+                     HF_REDIS_OK);
+    assert_int_equal(loaded, N);
+    seen s = {0};
+    s.stop_after = 0;
+    uint64_t removed;
+    assert_int_equal(hf_redis_outbox_trim(r, next, S - 2, &removed, err, sizeof(err)),
+                     HF_REDIS_OK);
+    assert_int_equal(removed, S - 2);
+    assert_int_equal(hf_redis_outbox_read(r, next, 0, on_entry, &s, err, sizeof(err)),
+                     HF_REDIS_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.seq[0], S - 1);
+    assert_int_equal(s.seq[1], S);
+
+    hf_memstore_destroy(ms);
+    hf_redis_part_destroy(next);
+    hf_redis_batch_destroy(b);
+    for (int i = 0; i < N; i++)
+        hf_customer_destroy(cs[i]);
+    free(cs);
+    hf_redis_part_destroy(part);
+    hf_redis_close(r);
+    redisFree(c);
+}
+
 /*--- Scripts and restarts ----------------------------------------------------*/
 
 static void test_noscript_recovery(void **state)
@@ -1092,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_outbox_read_and_trim),
         cmocka_unit_test(test_customer_moves_between_hashes),
         cmocka_unit_test(test_load_notices_lost_and_corrupt_state),
+        cmocka_unit_test(test_large_batch_in_one_bucket),
         cmocka_unit_test(test_noscript_recovery),
         cmocka_unit_test(test_restart_unavailable_then_recovers),
         cmocka_unit_test(test_partitions_of_a_group),
