@@ -10,6 +10,7 @@ int hf_cmd_replay(int argc, char **argv);
 int hf_cmd_run(int argc, char **argv);
 int hf_cmd_gen(int argc, char **argv);
 int hf_cmd_produce(int argc, char **argv);
+int hf_cmd_inspect(int argc, char **argv);
 int hf_cmd_validate(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"run", hf_cmd_run, "process input topics live and publish signals"},
     {"gen", hf_cmd_gen, "generate realistic synthetic customer events"},
     {"produce", hf_cmd_produce, "load an event file into a topic"},
+    {"inspect", hf_cmd_inspect, "print the Redis state of a customer or a partition"},
     {"validate", hf_cmd_validate, "check a configuration and print the effective settings"},
 };
 
