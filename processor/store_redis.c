@@ -1636,7 +1636,8 @@ hf_redis_status hf_redis_partitions(hf_redis *r, const char *group, int32_t **ou
         free(parts);
         return st;
     }
-    qsort(parts, np, sizeof(*parts), cmp_i32);
+    if (np > 1)
+        qsort(parts, np, sizeof(*parts), cmp_i32);
     /* SCAN may return a key more than once. */
     size_t u = 0;
     for (size_t i = 0; i < np; i++)
