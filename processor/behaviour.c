@@ -14,7 +14,7 @@ void hf_behaviour_init(hf_behaviour *b, const char *name)
     b->min_orders = 2;
 }
 
-unsigned hf_behaviour_failing(const hf_behaviour *b, const hf_metrics *m)
+unsigned hf_behaviour_failing(const hf_behaviour *b, const hf_window_metrics *m)
 {
     unsigned failing = 0;
     if (b->has_min_orders && m->orders < b->min_orders)

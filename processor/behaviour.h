@@ -32,7 +32,7 @@ void hf_behaviour_init(hf_behaviour *b, const char *name);
  * Evaluates the thresholds on window metrics. Returns the HF_FAIL_* bits of
  * the thresholds that do not hold: 0 means target.
  */
-unsigned hf_behaviour_failing(const hf_behaviour *b, const hf_metrics *m);
+unsigned hf_behaviour_failing(const hf_behaviour *b, const hf_window_metrics *m);
 
 /* A 64-bit fingerprint of the name and every threshold (for signal ids). */
 uint64_t hf_behaviour_fingerprint(const hf_behaviour *b);

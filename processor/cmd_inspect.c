@@ -78,7 +78,7 @@ static int print_json(json_t *j)
     return s != NULL ? 0 : -1;
 }
 
-static json_t *metrics_json(const hf_metrics *m)
+static json_t *metrics_json(const hf_window_metrics *m)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "orders", (json_int_t)m->orders,
                      "items", (json_int_t)m->items, "gross_minor", (json_int_t)m->gross_minor,
@@ -104,7 +104,7 @@ static json_t *customer_json(const hf_engine *eng, const hf_redis_part *part,
     for (uint32_t b = 0; b < eng->n; b++) {
         if (only >= 0 && (uint32_t)only != b)
             continue;
-        hf_metrics m;
+        hf_window_metrics m;
         hf_engine_metrics(eng, c, b, part->clock, &m);
         unsigned failing = hf_behaviour_failing(&eng->behaviours[b], &m);
         json_t *f = json_array();

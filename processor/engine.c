@@ -24,7 +24,7 @@ void hf_engine_init(hf_engine *eng, const hf_behaviour *behaviours, uint32_t n)
 }
 
 void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
-                       int32_t day, hf_metrics *m)
+                       int32_t day, hf_window_metrics *m)
 {
     int64_t from = (int64_t)day - eng->behaviours[b].window_days; /* exclusive */
     memset(m, 0, sizeof(*m));
@@ -79,7 +79,7 @@ static void evaluate(const hf_engine *eng, hf_customer *c, uint32_t b,
                      int32_t day, hf_signal_cause cause, int64_t t,
                      const hf_event *trigger, hf_signal_fn emit, void *opaque)
 {
-    hf_metrics m;
+    hf_window_metrics m;
     hf_engine_metrics(eng, c, b, day, &m);
     unsigned failing = hf_behaviour_failing(&eng->behaviours[b], &m);
     uint32_t bit = UINT32_C(1) << b;

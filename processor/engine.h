@@ -27,7 +27,7 @@ void hf_engine_init(hf_engine *eng, const hf_behaviour *behaviours, uint32_t n);
 
 /* Window metrics of c for behaviour b at day `day`. */
 void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
-                       int32_t day, hf_metrics *m);
+                       int32_t day, hf_window_metrics *m);
 
 /* Expiry due day of c for behaviour b at day `day`, or HF_NO_DUE. */
 int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,

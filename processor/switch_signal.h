@@ -29,14 +29,14 @@ typedef enum hf_signal_cause {
 #define HF_FAIL_MAX_RETURN_RATIO 0x8u
 #define HF_FAIL_COUNT 4
 
-typedef struct hf_metrics {
+typedef struct hf_window_metrics {
     int64_t orders;
     int64_t items;
     int64_t gross_minor;
     int64_t returned_minor;
     int64_t net_minor;
     int64_t returns;
-} hf_metrics;
+} hf_window_metrics;
 
 typedef struct hf_signal {
     char signal_id[33];          /* 32 lowercase hex digits */
@@ -47,7 +47,7 @@ typedef struct hf_signal {
     hf_signal_kind kind;
     hf_signal_cause cause;
     int64_t effective_time;      /* ms since epoch, UTC */
-    hf_metrics metrics;
+    hf_window_metrics metrics;
     unsigned failing;            /* HF_FAIL_* bits; 0 for hire */
     /* The triggering event; trigger_event_id is NULL for expiries. */
     const char *trigger_event_id;

@@ -560,7 +560,7 @@ static hf_signal sample_signal(void)
     s.kind = HF_KIND_FIRE;
     s.cause = HF_CAUSE_RETURN;
     s.effective_time = 1291191960000LL;
-    s.metrics = (hf_metrics){2, 5, 3000, 3500, -500, 1};
+    s.metrics = (hf_window_metrics){2, 5, 3000, 3500, -500, 1};
     s.failing = HF_FAIL_MIN_NET_MINOR | HF_FAIL_MAX_RETURN_RATIO;
     s.trigger_event_id = "ev-7";
     s.trigger_event_id_len = 4;

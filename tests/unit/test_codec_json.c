@@ -411,7 +411,7 @@ static hf_signal sample_signal(void)
     s.kind = HF_KIND_HIRE;
     s.cause = HF_CAUSE_PURCHASE;
     s.effective_time = 1291191960000LL;
-    s.metrics = (hf_metrics){2, 5, 3000, 500, 2500, 1};
+    s.metrics = (hf_window_metrics){2, 5, 3000, 500, 2500, 1};
     s.trigger_event_id = "ev-7";
     s.trigger_event_id_len = 4;
     s.trigger_source = (hf_source){"events", 3, 42};
@@ -439,7 +439,7 @@ static void test_encode_signal(void **state)
     s.kind = HF_KIND_FIRE;
     s.cause = HF_CAUSE_RETURN;
     s.failing = HF_FAIL_MIN_ORDERS | HF_FAIL_MAX_RETURN_RATIO;
-    s.metrics = (hf_metrics){1, 1, 100, 200, -100, 2};
+    s.metrics = (hf_window_metrics){1, 1, 100, 200, -100, 2};
     s.trigger_source = (hf_source){NULL, -1, 17};
     assert_int_equal(hf_json_encode_signal(&s, &b), 0);
     assert_string_equal(

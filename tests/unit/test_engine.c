@@ -30,7 +30,7 @@
 #define D0 20000
 #define T(day, off) ((int64_t)(day) * HF_MS_PER_DAY + (int64_t)(off))
 
-/* Metrics in hf_metrics field order; net_minor = gross - returned. */
+/* Metrics in hf_window_metrics field order; net_minor = gross - returned. */
 #define MET(orders, items, gross, returned, returns) \
     {(orders), (items), (gross), (returned), (gross) - (returned), (returns)}
 #define NOMET MET(0, 0, 0, 0, 0)
@@ -52,7 +52,7 @@ typedef struct got {
     hf_signal_kind kind;
     hf_signal_cause cause;
     int64_t eff;
-    hf_metrics m;
+    hf_window_metrics m;
     unsigned failing;
     int has_trigger;
     char trigger[64];
@@ -206,7 +206,7 @@ typedef struct want {
     hf_signal_kind kind;
     hf_signal_cause cause;
     int64_t eff;
-    hf_metrics m;
+    hf_window_metrics m;
     unsigned failing;
     const char *trigger; /* NULL: an expiry */
 } want;
@@ -442,7 +442,7 @@ static void test_expiry_order_customer_bytes_and_behaviours(void **state)
     }
     hf_stream_advance(&f->st, D0 + 10);
     assert_int_equal(f->st.clock, D0 + 10);
-    hf_metrics zero = NOMET;
+    hf_window_metrics zero = NOMET;
     const char *order[4] = {"B", "a", "ab", "b"};
     want w[24];
     size_t n = 0;
@@ -750,10 +750,10 @@ static void test_return_fires_net_and_ratio(void **state)
     pur(f, "p2", "a", D0 + 1, 3, 4000, 1);
     ret(f, "r2", "a", D0 + 2, 4, 500, 1);   /* 2500/10000 = 0.25: holds */
     ret(f, "r3", "a", D0 + 2, 5, 3000, 1);
-    hf_metrics m1 = MET(1, 2, 6000, 0, 0);
-    hf_metrics m2 = MET(1, 2, 6000, 2000, 1);
-    hf_metrics m3 = MET(2, 3, 10000, 2000, 1);
-    hf_metrics m4 = MET(2, 3, 10000, 5500, 3);
+    hf_window_metrics m1 = MET(1, 2, 6000, 0, 0);
+    hf_window_metrics m2 = MET(1, 2, 6000, 2000, 1);
+    hf_window_metrics m3 = MET(2, 3, 10000, 2000, 1);
+    hf_window_metrics m4 = MET(2, 3, 10000, 5500, 3);
     const unsigned NET = HF_FAIL_MIN_NET_MINOR, RAT = HF_FAIL_MAX_RETURN_RATIO;
     EXPECT(f, {0, "a", HIRE, PURCHASE, T(D0, 1), m1, 0, "p1"},
            {1, "a", HIRE, PURCHASE, T(D0, 1), m1, 0, "p1"},
@@ -831,8 +831,8 @@ static void test_return_ratio_infinite_and_zero(void **state)
     ret(f, "r2", "b", D0, 3, 0, 1);     /* still 0/0 */
     ret(f, "r3", "b", D0, 4, 1, 0);     /* 1/0: infinite */
     pur(f, "p2", "a", D0, 5, 1, 1);     /* 100/1 = 100 */
-    hf_metrics m1 = MET(1, 1, 0, 0, 0);
-    hf_metrics m3 = MET(1, 1, 0, 1, 2);
+    hf_window_metrics m1 = MET(1, 1, 0, 0, 0);
+    hf_window_metrics m3 = MET(1, 1, 0, 1, 2);
     const unsigned RAT = HF_FAIL_MAX_RETURN_RATIO;
     EXPECT(f, {0, "b", HIRE, PURCHASE, T(D0, 2), m1, 0, "p1"},
            {1, "b", HIRE, PURCHASE, T(D0, 2), m1, 0, "p1"},
@@ -974,7 +974,7 @@ static void test_engine_metrics_and_due(void **state)
     assert_int_equal(hf_customer_add(c, D0 + 3, 1, 300, 1), 0);
     assert_int_equal(hf_customer_add(c, D0 + 5, 0, 500, 1), 0);
 
-    hf_metrics m;
+    hf_window_metrics m;
     hf_engine_metrics(&eng, c, 0, D0 + 5, &m);  /* (D0, D0+5] */
     assert_int_equal(m.orders, 1);
     assert_int_equal(m.items, 1);
@@ -1011,7 +1011,7 @@ static void test_behaviour_failing(void **state)
     assert_int_equal(b.min_orders, 2);
     assert_false(b.has_min_items || b.has_min_net_minor || b.has_max_return_ratio);
 
-    hf_metrics m = MET(1, 0, 0, 0, 0);
+    hf_window_metrics m = MET(1, 0, 0, 0, 0);
     assert_int_equal(hf_behaviour_failing(&b, &m), HF_FAIL_MIN_ORDERS);
     m.orders = 2;
     assert_int_equal(hf_behaviour_failing(&b, &m), 0);
@@ -1022,7 +1022,7 @@ static void test_behaviour_failing(void **state)
     b.min_net_minor = 1;
     b.has_max_return_ratio = true;
     b.max_return_ratio = 0.0;
-    hf_metrics only_returns = MET(0, 0, 0, 5, 1);
+    hf_window_metrics only_returns = MET(0, 0, 0, 5, 1);
     assert_int_equal(hf_behaviour_failing(&b, &only_returns),
                      HF_FAIL_MIN_ORDERS | HF_FAIL_MIN_ITEMS | HF_FAIL_MIN_NET_MINOR |
                          HF_FAIL_MAX_RETURN_RATIO);
@@ -1030,7 +1030,7 @@ static void test_behaviour_failing(void **state)
     assert_int_equal(hf_behaviour_failing(&b, &only_returns) & HF_FAIL_MAX_RETURN_RATIO,
                      HF_FAIL_MAX_RETURN_RATIO);
     b.max_return_ratio = 0.0;
-    hf_metrics zero = NOMET;
+    hf_window_metrics zero = NOMET;
     assert_int_equal(hf_behaviour_failing(&b, &zero) & HF_FAIL_MAX_RETURN_RATIO, 0);
 
     assert_string_equal(hf_fail_name(HF_FAIL_MIN_ORDERS), "min_orders");
