@@ -247,8 +247,8 @@ hf_http *hf_http_start(const char *listen_spec, hf_metrics *metrics,
     /* From here on the daemon owns fd and closes it in MHD_stop_daemon. */
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to log the rest */
         MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
         MHD_OPTION_END);
