@@ -6,11 +6,32 @@
 #ifndef HF_CLI_H
 #define HF_CLI_H
 
+#include <stddef.h>
+
 int hf_cmd_replay(int argc, char **argv);
 int hf_cmd_run(int argc, char **argv);
 int hf_cmd_gen(int argc, char **argv);
 int hf_cmd_produce(int argc, char **argv);
 int hf_cmd_inspect(int argc, char **argv);
 int hf_cmd_validate(int argc, char **argv);
+
+/*--- Helpers shared by the subcommands -----------------------------------*/
+
+struct hf_config;
+
+/*
+ * Reports why getopt_long() stopped at an option of `cmd`: opt ':' is a
+ * missing value, anything else an unknown option. Returns 2 (usage error).
+ */
+int hf_cli_option_error(const char *cmd, int opt, char **argv);
+
+/*
+ * Loads the configuration (defaults, the file at path when not NULL, the
+ * HIREFIRE_* environment, the -X overrides) and applies log.level and
+ * log.format. Returns 0, or 2 after printing "hirefire: <what to fix>";
+ * cfg must be destroyed either way.
+ */
+int hf_cli_load_config(struct hf_config *cfg, const char *path, char **xs,
+                       size_t nxs);
 
 #endif

@@ -18,7 +18,6 @@
 #include "log.h"
 #include "store_redis.h"
 
-extern char **environ;
 
 #define DEFAULT_GROUP "hirefire" /* as the live pipeline defaults kafka.group.id */
 
@@ -303,15 +302,9 @@ int hf_cmd_inspect(int argc, char **argv)
             }
             break;
         case 'h': inspect_usage(stdout); free(xs); return 0;
-        case ':':
-            fprintf(stderr, "hirefire inspect: option %s needs a value\n", argv[optind - 1]);
-            free(xs);
-            return 2;
         default:
-            fprintf(stderr, "hirefire inspect: unknown option %s (see hirefire inspect --help)\n",
-                    argv[optind - 1]);
             free(xs);
-            return 2;
+            return hf_cli_option_error("inspect", opt, argv);
         }
     }
     const char *what = optind < argc ? argv[optind] : NULL;
@@ -355,16 +348,12 @@ int hf_cmd_inspect(int argc, char **argv)
 
     hf_config cfg;
     char err[1024];
-    int lrc = hf_config_load(&cfg, path, environ, xs, nxs, err, sizeof(err));
+    int lrc = hf_cli_load_config(&cfg, path, xs, nxs);
     free(xs);
     if (lrc != 0) {
-        fprintf(stderr, "hirefire: %s\n", err);
         hf_config_destroy(&cfg);
-        return 2;
+        return lrc;
     }
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    hf_log_set_level(levels[cfg.log_level]);
-    hf_log_set_format(cfg.log_format == HF_LOG_FORMAT_JSON ? "json" : "text");
     const char *group = hf_config_kafka_get(&cfg, "group.id");
     if (group == NULL || group[0] == '\0')
         group = DEFAULT_GROUP;

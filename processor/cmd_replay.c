@@ -22,7 +22,6 @@
 #include "stream.h"
 #include "summary.h"
 
-extern char **environ;
 
 static void replay_usage(FILE *out)
 {
@@ -153,15 +152,9 @@ int hf_cmd_replay(int argc, char **argv)
         case 'X': xs[nxs++] = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': replay_usage(stdout); free(xs); return 0;
-        case ':':
-            fprintf(stderr, "hirefire replay: option %s needs a value\n", argv[optind - 1]);
-            free(xs);
-            return 2;
         default:
-            fprintf(stderr, "hirefire replay: unknown option %s (see hirefire replay --help)\n",
-                    argv[optind - 1]);
             free(xs);
-            return 2;
+            return hf_cli_option_error("replay", opt, argv);
         }
     }
     if (optind < argc) {
@@ -196,16 +189,12 @@ int hf_cmd_replay(int argc, char **argv)
 
     hf_config cfg;
     char err[1024];
-    if (hf_config_load(&cfg, config_path, environ, xs, nxs, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hirefire: %s\n", err);
-        hf_config_destroy(&cfg);
-        free(xs);
-        return 2;
-    }
+    int lrc = hf_cli_load_config(&cfg, config_path, xs, nxs);
     free(xs);
-    hf_log_set_level(cfg.log_level == HF_LOG_DEBUG ? "debug" : cfg.log_level == HF_LOG_WARN ? "warn"
-                     : cfg.log_level == HF_LOG_ERROR ? "error" : "info");
-    hf_log_set_format(cfg.log_format == HF_LOG_FORMAT_JSON ? "json" : "text");
+    if (lrc != 0) {
+        hf_config_destroy(&cfg);
+        return lrc;
+    }
 
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);

@@ -9,7 +9,6 @@
 #include "cli.h"
 #include "config.h"
 
-extern char **environ;
 
 static void validate_usage(FILE *out)
 {
@@ -54,15 +53,9 @@ int hf_cmd_validate(int argc, char **argv)
         case 'X': xs[nxs++] = optarg; break;
         case 'h': validate_usage(stdout); free(xs); return 0;
         case 'r': hf_config_print_reference_markdown(stdout); free(xs); return 0;
-        case ':':
-            fprintf(stderr, "hirefire validate: option %s needs a value\n", argv[optind - 1]);
-            free(xs);
-            return 2;
         default:
-            fprintf(stderr, "hirefire validate: unknown option %s (see hirefire validate --help)\n",
-                    argv[optind - 1]);
             free(xs);
-            return 2;
+            return hf_cli_option_error("validate", opt, argv);
         }
     }
     if (optind < argc) {
@@ -71,13 +64,11 @@ int hf_cmd_validate(int argc, char **argv)
         return 2;
     }
     hf_config cfg;
-    char err[1024];
-    int rc = hf_config_load(&cfg, path, environ, xs, nxs, err, sizeof(err));
+    int rc = hf_cli_load_config(&cfg, path, xs, nxs);
     free(xs);
     if (rc != 0) {
-        fprintf(stderr, "hirefire: %s\n", err);
         hf_config_destroy(&cfg);
-        return 2;
+        return rc;
     }
     hf_config_dump(stdout, &cfg);
     hf_config_destroy(&cfg);
