@@ -210,7 +210,8 @@ hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
     for (int f = 0; f < F_COUNT; f++) {
         r->index[f] = avro_schema_record_field_get_index(writer, rules[f].name);
         if (r->index[f] < 0) {
-            if (!rules[f].required)
+            /* type may be fixed by the topic instead (hf_avro_event_decode_as) */
+            if (!rules[f].required || f == F_TYPE)
                 continue;
             snprintf(errstr, errstr_size, "writer schema has no field \"%s\"",
                      rules[f].name);
@@ -316,15 +317,16 @@ static void event_init(hf_event *e)
 }
 
 /* Maps a decoded record of the writer's schema into e and validates it. */
-static int map_record(hf_avro_event_reader *r, avro_value_t *rec, hf_event *e,
-                      char *errstr, size_t errstr_size)
+static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
+                      const hf_event_type *fixed, hf_event *e, char *errstr,
+                      size_t errstr_size)
 {
     avro_value_t v[F_COUNT];
     int absent[F_COUNT];
     event_init(e);
     for (int f = 0; f < F_COUNT; f++) {
         absent[f] = field_value(r, rec, f, &v[f]);
-        if (absent[f] && rules[f].required) {
+        if (absent[f] && rules[f].required && !(f == F_TYPE && fixed != NULL)) {
             snprintf(errstr, errstr_size, "missing field: %s", rules[f].name);
             return -1;
         }
@@ -333,20 +335,24 @@ static int map_record(hf_avro_event_reader *r, avro_value_t *rec, hf_event *e,
 
     const char *s;
     size_t n;
-    if (avro_value_get_type(&v[F_TYPE]) == AVRO_ENUM) {
-        int sym = 0;
-        avro_value_get_enum(&v[F_TYPE], &sym);
-        s = avro_schema_enum_get(avro_value_get_schema(&v[F_TYPE]), sym);
-        if (s == NULL)
-            s = "";
-        n = strlen(s);
+    if (fixed != NULL) {
+        e->type = *fixed;
     } else {
-        get_string(&v[F_TYPE], &s, &n);
-    }
-    if (hf_event_type_parse(s, n, &e->type) != 0) {
-        err_value(errstr, errstr_size,
-                  "field type: expected \"purchase\" or \"return\", got ", s, n);
-        return -1;
+        if (avro_value_get_type(&v[F_TYPE]) == AVRO_ENUM) {
+            int sym = 0;
+            avro_value_get_enum(&v[F_TYPE], &sym);
+            s = avro_schema_enum_get(avro_value_get_schema(&v[F_TYPE]), sym);
+            if (s == NULL)
+                s = "";
+            n = strlen(s);
+        } else {
+            get_string(&v[F_TYPE], &s, &n);
+        }
+        if (hf_event_type_parse(s, n, &e->type) != 0) {
+            err_value(errstr, errstr_size,
+                      "field type: expected \"purchase\" or \"return\", got ", s, n);
+            return -1;
+        }
     }
 
     get_string(&v[F_CUSTOMER_ID], &e->customer_id, &e->customer_id_len);
@@ -382,6 +388,13 @@ int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
                          size_t len, hf_event *e, char *errstr,
                          size_t errstr_size)
 {
+    return hf_avro_event_decode_as(r, buf, len, NULL, e, errstr, errstr_size);
+}
+
+int hf_avro_event_decode_as(hf_avro_event_reader *r, const void *buf,
+                            size_t len, const hf_event_type *fixed, hf_event *e,
+                            char *errstr, size_t errstr_size)
+{
     /* Bytes after the datum are ignored, as Confluent's deserializers do:
      * avro-c has no public read position, and finding the datum's size
      * (avro_value_sizeof) would cost a sixth of the decoding time. */
@@ -395,7 +408,7 @@ int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
                  avro_strerror());
         return -1;
     }
-    return map_record(r, &r->value, e, errstr, errstr_size);
+    return map_record(r, &r->value, fixed, e, errstr, errstr_size);
 }
 
 /*--- Container files: the framing check ------------------------------------*/
@@ -636,7 +649,7 @@ int hf_avro_file_next(hf_avro_file *f, hf_event *e, char *errstr,
         snprintf(errstr, errstr_size, "%s", f->corrupt);
         return -2;
     }
-    int rc = map_record(f->r, &f->r->value, e, errstr, errstr_size);
+    int rc = map_record(f->r, &f->r->value, NULL, e, errstr, errstr_size);
     e->source.topic = NULL;
     e->source.partition = -1;
     e->source.offset = f->read;

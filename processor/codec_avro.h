@@ -41,7 +41,8 @@ typedef struct hf_avro_event_reader hf_avro_event_reader;
  * A decoder for datums written with `writer` (which it references, the
  * caller keeps its own reference). Returns NULL with a reason such as
  * `writer schema has no field "customer_id"` when the schema cannot carry
- * an event.
+ * an event. A schema without `type` is accepted: its events need a type
+ * fixed by their topic (hf_avro_event_decode_as).
  */
 hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
                                                char *errstr,
@@ -58,6 +59,15 @@ void hf_avro_event_reader_destroy(hf_avro_event_reader *r); /* accepts NULL */
 int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
                          size_t len, hf_event *e, char *errstr,
                          size_t errstr_size);
+
+/*
+ * The same for a topic whose events all have the type *fixed
+ * (input.topic.<t>.type): the datum's own type field, if any, is ignored.
+ * fixed NULL: as hf_avro_event_decode.
+ */
+int hf_avro_event_decode_as(hf_avro_event_reader *r, const void *buf,
+                            size_t len, const hf_event_type *fixed, hf_event *e,
+                            char *errstr, size_t errstr_size);
 
 /*--- Events from container files ---*/
 

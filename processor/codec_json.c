@@ -583,12 +583,14 @@ static int want_integer(const fval *v, int field, char *errstr,
     return -1;
 }
 
-static int decode_fields(const fval *f, hf_event *e,
-                         char *errstr, size_t errstr_size)
+static int decode_fields(const fval *f, const hf_event_type *fixed,
+                         hf_event *e, char *errstr, size_t errstr_size)
 {
     static const int required[] = {F_EVENT_ID, F_TYPE, F_CUSTOMER_ID,
                                    F_EVENT_TIME, F_AMOUNT_MINOR, F_ITEMS};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (required[i] == F_TYPE && fixed != NULL)
+            continue;
         if (f[required[i]].kind == V_ABSENT) {
             snprintf(errstr, errstr_size, "missing field: %s",
                      field_names[required[i]]);
@@ -596,11 +598,14 @@ static int decode_fields(const fval *f, hf_event *e,
         }
     }
     if (want_string(&f[F_EVENT_ID], F_EVENT_ID, errstr, errstr_size) != 0 ||
-        want_string(&f[F_TYPE], F_TYPE, errstr, errstr_size) != 0)
+        (fixed == NULL &&
+         want_string(&f[F_TYPE], F_TYPE, errstr, errstr_size) != 0))
         return -1;
     e->event_id = f[F_EVENT_ID].s;
     e->event_id_len = f[F_EVENT_ID].len;
-    if (hf_event_type_parse(f[F_TYPE].s, f[F_TYPE].len, &e->type) != 0) {
+    if (fixed != NULL)
+        e->type = *fixed;
+    else if (hf_event_type_parse(f[F_TYPE].s, f[F_TYPE].len, &e->type) != 0) {
         err_value(errstr, errstr_size,
                   "field type: expected \"purchase\" or \"return\", got ",
                   f[F_TYPE].s, f[F_TYPE].len);
@@ -698,6 +703,13 @@ static int jansson_parse(hf_json_decoder *d, const char *buf, size_t len,
 int hf_json_decode_event(hf_json_decoder *d, const char *buf, size_t len,
                          hf_event *e, char *errstr, size_t errstr_size)
 {
+    return hf_json_decode_event_as(d, buf, len, NULL, e, errstr, errstr_size);
+}
+
+int hf_json_decode_event_as(hf_json_decoder *d, const char *buf, size_t len,
+                            const hf_event_type *fixed, hf_event *e,
+                            char *errstr, size_t errstr_size)
+{
     fval f[F_COUNT];
     memset(e, 0, sizeof(*e));
     e->order_id = "";
@@ -720,5 +732,5 @@ int hf_json_decode_event(hf_json_decoder *d, const char *buf, size_t len,
         if (jansson_parse(d, buf, len, f, errstr, errstr_size) != 0)
             return -1;
     }
-    return decode_fields(f, e, errstr, errstr_size);
+    return decode_fields(f, fixed, e, errstr, errstr_size);
 }

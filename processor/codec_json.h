@@ -29,6 +29,14 @@ void hf_json_decoder_destroy(hf_json_decoder *d); /* accepts NULL */
 int hf_json_decode_event(hf_json_decoder *d, const char *buf, size_t len,
                          hf_event *e, char *errstr, size_t errstr_size);
 
+/*
+ * The same for a topic whose events all have the type *fixed
+ * (input.topic.<t>.type): the object's own "type", if any, is ignored.
+ */
+int hf_json_decode_event_as(hf_json_decoder *d, const char *buf, size_t len,
+                            const hf_event_type *fixed, hf_event *e,
+                            char *errstr, size_t errstr_size);
+
 /* Appends a signal as one JSON object (no newline). Returns 0 or -1 (OOM). */
 int hf_json_encode_signal(const hf_signal *s, hf_buf *out);
 

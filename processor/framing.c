@@ -179,6 +179,13 @@ static hf_avro_event_reader *reader_for(hf_framed_decoder *d, int32_t id,
 int hf_framed_decode_event(hf_framed_decoder *d, const void *buf, size_t len,
                            hf_event *e, char *errstr, size_t errstr_size)
 {
+    return hf_framed_decode_event_as(d, buf, len, NULL, e, errstr, errstr_size);
+}
+
+int hf_framed_decode_event_as(hf_framed_decoder *d, const void *buf, size_t len,
+                              const hf_event_type *fixed, hf_event *e,
+                              char *errstr, size_t errstr_size)
+{
     int32_t id;
     const void *payload;
     size_t payload_len;
@@ -188,6 +195,6 @@ int hf_framed_decode_event(hf_framed_decoder *d, const void *buf, size_t len,
     hf_avro_event_reader *r = reader_for(d, id, errstr, errstr_size);
     if (r == NULL)
         return -1;
-    return hf_avro_event_decode(r, payload, payload_len, e, errstr,
-                                errstr_size);
+    return hf_avro_event_decode_as(r, payload, payload_len, fixed, e, errstr,
+                                   errstr_size);
 }

@@ -63,5 +63,9 @@ void hf_framed_decoder_destroy(hf_framed_decoder *d); /* accepts NULL */
  */
 int hf_framed_decode_event(hf_framed_decoder *d, const void *buf, size_t len,
                            hf_event *e, char *errstr, size_t errstr_size);
+/* The same with the event type fixed by the topic (see codec_avro.h). */
+int hf_framed_decode_event_as(hf_framed_decoder *d, const void *buf, size_t len,
+                              const hf_event_type *fixed, hf_event *e,
+                              char *errstr, size_t errstr_size);
 
 #endif

@@ -513,8 +513,9 @@ static void test_reader_schema_errors(void **state)
 {
     (void)state;
     expect_reader_error("\"string\"", "writer schema is not a record");
+    /* no type: allowed, a topic may fix it (test_fixed_type) */
     expect_reader_error(REC(F("event_id", "\"string\"")),
-                        "writer schema has no field \"type\"");
+                        "writer schema has no field \"customer_id\"");
     expect_reader_error(REC(F("event_id", "\"string\"") ","
                             F("type", "\"string\"")),
                         "writer schema has no field \"customer_id\"");
@@ -928,7 +929,7 @@ static void test_container_open_errors(void **state)
     assert_int_equal(avro_file_writer_close(fw), 0);
     avro_schema_decref(s);
     assert_null(hf_avro_file_open(path, err, sizeof(err)));
-    snprintf(want, sizeof(want), "%s: writer schema has no field \"type\"",
+    snprintf(want, sizeof(want), "%s: writer schema has no field \"customer_id\"",
              path);
     assert_string_equal(err, want);
 }
@@ -1044,9 +1045,39 @@ static void test_writer_errors(void **state)
                         49) == 0);
 }
 
+/* input.topic.<t>.type: a schema without type, and a type that is overridden */
+static void test_fixed_type(void **state)
+{
+    (void)state;
+    char err[256];
+    avro_schema_t s = parse(REC(F("event_id", "\"string\"") ","
+                                F("customer_id", "\"string\"") ","
+                                F("event_time", "\"long\"") ","
+                                F("amount_minor", "\"long\"") ","
+                                F("items", "\"long\"")));
+    hf_avro_event_reader *r = hf_avro_event_reader_new(s, err, sizeof(err));
+    assert_non_null(r);
+    /* event_id "e", customer_id "c", event_time 5, amount_minor 7, items 1 */
+    static const char datum[] = "\x02" "e" "\x02" "c" "\x0a" "\x0e" "\x02";
+    hf_event e;
+    assert_int_equal(hf_avro_event_decode(r, datum, sizeof(datum) - 1, &e, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "missing field: type");
+    hf_event_type fixed = HF_EVENT_RETURN;
+    assert_int_equal(hf_avro_event_decode_as(r, datum, sizeof(datum) - 1, &fixed,
+                                             &e, err, sizeof(err)), 0);
+    assert_int_equal(e.type, HF_EVENT_RETURN);
+    assert_int_equal(e.event_time, 5);
+    assert_int_equal(e.amount_minor, 7);
+    assert_int_equal(e.items, 1);
+    hf_avro_event_reader_destroy(r);
+    avro_schema_decref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixed_type),
         cmocka_unit_test(test_schemas_match_files),
         cmocka_unit_test(test_schemas_load),
         cmocka_unit_test(test_is_container),

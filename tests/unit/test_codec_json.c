@@ -606,9 +606,37 @@ static void test_rfc3339_invalid(void **state)
     assert_int_equal(hf_parse_rfc3339("2011-12-09T12:50:00.5Z", 21, &ms), -1);
 }
 
+/* input.topic.<t>.type: type may be absent, and is overridden when present */
+static void test_fixed_type(void **state)
+{
+    (void)state;
+    hf_json_decoder *d = hf_json_decoder_new();
+    hf_event e;
+    char err[256];
+    static const char no_type[] = "{\"event_id\":\"e\",\"customer_id\":\"c\","
+                                  "\"event_time\":5,\"amount_minor\":7,\"items\":1}";
+    static const char odd_type[] = "{\"event_id\":\"e\",\"type\":\"refund\","
+                                   "\"customer_id\":\"c\",\"event_time\":5,"
+                                   "\"amount_minor\":7,\"items\":1}";
+    assert_int_equal(hf_json_decode_event(d, no_type, strlen(no_type), &e, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "missing field: type");
+    hf_event_type fixed = HF_EVENT_RETURN;
+    assert_int_equal(hf_json_decode_event_as(d, no_type, strlen(no_type), &fixed, &e,
+                                             err, sizeof(err)), 0);
+    assert_int_equal(e.type, HF_EVENT_RETURN);
+    assert_int_equal(e.amount_minor, 7);
+    fixed = HF_EVENT_PURCHASE;
+    assert_int_equal(hf_json_decode_event_as(d, odd_type, strlen(odd_type), &fixed, &e,
+                                             err, sizeof(err)), 0);
+    assert_int_equal(e.type, HF_EVENT_PURCHASE);
+    hf_json_decoder_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixed_type),
         cmocka_unit_test(test_decode_full),
         cmocka_unit_test(test_decode_defaults_and_rfc3339),
         cmocka_unit_test(test_decode_nulls_unknown_duplicates),
