@@ -121,13 +121,18 @@ static int cmp_size(const void *a, const void *b)
 typedef struct sizes {
     size_t *v;
     size_t n;
+    size_t *few; /* customers with at most 3 active days in their state */
+    size_t nfew;
 } sizes;
 
 static void measure(void *opaque, hf_customer *c)
 {
     sizes *s = opaque;
     uint8_t buf[4096];
-    s->v[s->n++] = hf_state_encode(c, buf, sizeof(buf));
+    size_t n = hf_state_encode(c, buf, sizeof(buf));
+    s->v[s->n++] = n;
+    if (c->ndays <= 3)
+        s->few[s->nfew++] = n;
 }
 
 static int replay(const hf_engine *eng, const char *path, const char *label,
@@ -151,16 +156,22 @@ static int replay(const hf_engine *eng, const char *path, const char *label,
            decode_s / t, (unsigned long long)st.stats.read,
            (unsigned long long)k.signals, t);
     if (report_sizes) {
-        sizes s = {calloc(hf_memstore_count(st.store) + 1, sizeof(size_t)), 0};
+        size_t nc = hf_memstore_count(st.store) + 1;
+        sizes s = {calloc(nc, sizeof(size_t)), 0, calloc(nc, sizeof(size_t)), 0};
         hf_memstore_foreach(st.store, measure, &s);
         qsort(s.v, s.n, sizeof(size_t), cmp_size);
+        qsort(s.few, s.nfew, sizeof(size_t), cmp_size);
         double sum = 0;
         for (size_t i = 0; i < s.n; i++)
             sum += (double)s.v[i];
         printf("state: %zu customers, encoded bytes per customer: mean %.1f, "
                "median %zu, p90 %zu, max %zu (target: typical < 64)\n",
                s.n, sum / (double)s.n, s.v[s.n / 2], s.v[s.n * 9 / 10], s.v[s.n - 1]);
+        if (s.nfew > 0)
+            printf("state: %zu customers with at most 3 active days: median %zu bytes, "
+                   "p90 %zu\n", s.nfew, s.few[s.nfew / 2], s.few[s.nfew * 9 / 10]);
         free(s.v);
+        free(s.few);
     }
     hf_stream_destroy(&st);
     hf_buf_free(&k.buf);
