@@ -641,7 +641,7 @@ static hf_redis_status parse_meta(hf_redis_part *part, const redisReply *m, char
 {
     for (size_t i = 0; i + 1 < m->elements; i += 2) {
         const redisReply *f = m->element[i], *v = m->element[i + 1];
-        int64_t x;
+        int64_t x = 0;
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
             snprintf(err, n, "%s:meta is not a hash of strings", part->tag);
             return HF_REDIS_ERROR;
