@@ -33,35 +33,57 @@ uint64_t hf_event_id_hash(const char *id, size_t len)
 
 hf_customer *hf_customer_new(const char *id, size_t id_len, uint32_t nbeh)
 {
-    hf_customer *c = calloc(1, sizeof(*c) + id_len + 1);
+    /* [hf_customer][flips: nbeh x u32][due: nbeh x i32][id bytes][NUL] */
+    hf_customer *c = calloc(1, sizeof(*c) + nbeh * 8u + id_len + 1);
     if (c == NULL)
         return NULL;
-    c->id = (char *)(c + 1);
+    c->flips = (uint32_t *)(c + 1);
+    c->due = (int32_t *)(c->flips + nbeh);
+    c->id = (char *)(c->due + nbeh);
     memcpy(c->id, id, id_len);
     c->id[id_len] = '\0';
     c->id_len = (uint32_t)id_len;
     c->nbeh = (uint8_t)nbeh;
-    if (nbeh > 0) {
-        c->flips = calloc(nbeh, sizeof(uint32_t) + sizeof(int32_t));
-        if (c->flips == NULL) {
-            free(c);
-            return NULL;
-        }
-        c->due = (int32_t *)(c->flips + nbeh);
-        for (uint32_t b = 0; b < nbeh; b++)
-            c->due[b] = HF_NO_DUE;
-    }
+    for (uint32_t b = 0; b < nbeh; b++)
+        c->due[b] = HF_NO_DUE;
+    c->days = c->inline_days;
+    c->days_cap = HF_INLINE_DAYS;
+    c->recent = c->inline_recent;
+    c->recent_cap = HF_INLINE_RECENT;
     return c;
+}
+
+static void free_days(hf_customer *c)
+{
+    if (c->days != c->inline_days)
+        free(c->days);
+}
+
+static void free_recent(hf_customer *c)
+{
+    if (c->recent != c->inline_recent)
+        free(c->recent);
 }
 
 void hf_customer_destroy(hf_customer *c)
 {
     if (c == NULL)
         return;
-    free(c->days);
-    free(c->recent);
-    free(c->flips);
+    free_days(c);
+    free_recent(c);
     free(c);
+}
+
+/* Grows an array that may still be the inline one. */
+static void *grow_array(void *cur, const void *inline_buf, size_t n, size_t new_cap,
+                        size_t size)
+{
+    if (cur != inline_buf)
+        return realloc(cur, new_cap * size);
+    void *p = malloc(new_cap * size);
+    if (p != NULL)
+        memcpy(p, cur, n * size);
+    return p;
 }
 
 int hf_customer_seen(const hf_customer *c, uint64_t id_hash)
@@ -79,7 +101,8 @@ void hf_customer_remember(hf_customer *c, uint64_t id_hash)
             uint32_t cap = c->recent_cap ? c->recent_cap * 2u : 4u;
             if (cap > HF_RECENT_IDS)
                 cap = HF_RECENT_IDS;
-            uint64_t *p = realloc(c->recent, cap * sizeof(*p));
+            uint64_t *p = grow_array(c->recent, c->inline_recent, c->nrecent, cap,
+                                     sizeof(*p));
             if (p == NULL) {
                 /* Out of memory: forget the oldest id instead of failing. */
                 if (c->nrecent == 0)
@@ -109,7 +132,8 @@ int hf_customer_add(hf_customer *c, int32_t day, int is_return,
     if (i == 0 || c->days[i - 1].day != day) {
         if (c->ndays == c->days_cap) {
             uint32_t cap = c->days_cap ? c->days_cap * 2u : 2u;
-            hf_day_agg *p = realloc(c->days, cap * sizeof(*p));
+            hf_day_agg *p = grow_array(c->days, c->inline_days, c->ndays, cap,
+                                       sizeof(*p));
             if (p == NULL)
                 return -1;
             c->days = p;
@@ -321,23 +345,33 @@ int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
         snprintf(errstr, errstr_size, "state has %zu trailing bytes", len - r.pos);
         return -1;
     }
-    uint64_t *ring = NULL;
-    if (nrecent > 0) {
+    uint64_t *ring = c->inline_recent;
+    if (nrecent > HF_INLINE_RECENT) {
         ring = malloc(HF_RECENT_IDS * sizeof(*ring));
         if (ring == NULL) {
             free(days);
             snprintf(errstr, errstr_size, "out of memory");
             return -1;
         }
-        memcpy(ring, recent, nrecent * sizeof(*ring));
     }
-    free(c->days);
-    free(c->recent);
-    c->days = days;
-    c->ndays = c->days_cap = (uint32_t)ndays;
+    free_days(c);
+    free_recent(c);
+    if (ndays <= HF_INLINE_DAYS) {
+        if (ndays > 0)
+            memcpy(c->inline_days, days, ndays * sizeof(*days));
+        free(days);
+        c->days = c->inline_days;
+        c->days_cap = HF_INLINE_DAYS;
+    } else {
+        c->days = days;
+        c->days_cap = (uint32_t)ndays;
+    }
+    c->ndays = (uint32_t)ndays;
+    if (nrecent > 0)
+        memcpy(ring, recent, nrecent * sizeof(*ring));
     c->recent = ring;
     c->nrecent = (uint8_t)nrecent;
-    c->recent_cap = nrecent > 0 ? HF_RECENT_IDS : 0;
+    c->recent_cap = ring == c->inline_recent ? HF_INLINE_RECENT : HF_RECENT_IDS;
     c->recent_pos = 0;
     c->target = target;
     for (uint32_t b = 0; b < c->nbeh; b++) {
