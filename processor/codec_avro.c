@@ -384,6 +384,118 @@ static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
     return hf_event_validate(e, errstr, errstr_size);
 }
 
+/*--- Checking a datum before avro-c reads it -------------------------------*/
+
+/*
+ * avro-c 1.11.1 allocates a string or bytes value at its declared length
+ * before it reads it, and leaks it when the data ends first: a 28-byte
+ * message declaring a 2 GB string costs 2 GB (and keeps it). So a datum from
+ * outside is first walked against the writer schema here, checking that
+ * every length fits in the bytes that remain. Only the structure is
+ * checked; avro-c still decodes the values.
+ */
+
+typedef struct cursor {
+    const uint8_t *p;
+    size_t left;
+} cursor;
+
+static int skip_long(cursor *c, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (c->left == 0)
+            return -1;
+        uint8_t b = *c->p++;
+        c->left--;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (out)
+                *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int skip_bytes(cursor *c, uint64_t n)
+{
+    if (n > c->left)
+        return -1;
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+static int check_datum(avro_schema_t s, cursor *c, int depth)
+{
+    int64_t n;
+    if (depth > 32)
+        return -1;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL:
+        return 0;
+    case AVRO_BOOLEAN:
+        return skip_bytes(c, 1);
+    case AVRO_INT32:
+    case AVRO_INT64:
+    case AVRO_ENUM:
+        return skip_long(c, NULL);
+    case AVRO_FLOAT:
+        return skip_bytes(c, 4);
+    case AVRO_DOUBLE:
+        return skip_bytes(c, 8);
+    case AVRO_STRING:
+    case AVRO_BYTES:
+        if (skip_long(c, &n) != 0 || n < 0)
+            return -1;
+        return skip_bytes(c, (uint64_t)n);
+    case AVRO_FIXED:
+        return skip_bytes(c, (uint64_t)avro_schema_fixed_size(s));
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            if (check_datum(avro_schema_record_field_get_by_index(s, (int)i), c,
+                            depth + 1) != 0)
+                return -1;
+        return 0;
+    case AVRO_UNION:
+        if (skip_long(c, &n) != 0 || n < 0 || (size_t)n >= avro_schema_union_size(s))
+            return -1;
+        return check_datum(avro_schema_union_branch(s, (int)n), c, depth + 1);
+    case AVRO_ARRAY:
+    case AVRO_MAP:
+        for (;;) {
+            if (skip_long(c, &n) != 0)
+                return -1;
+            if (n == 0)
+                return 0;
+            if (n < 0) {
+                int64_t size;
+                if (n == INT64_MIN || skip_long(c, &size) != 0 || size < 0)
+                    return -1;
+                n = -n;
+            }
+            if ((uint64_t)n > c->left) /* every item takes a byte at least */
+                return -1;
+            for (int64_t i = 0; i < n; i++) {
+                if (avro_typeof(s) == AVRO_MAP) {
+                    int64_t kl;
+                    if (skip_long(c, &kl) != 0 || kl < 0 || skip_bytes(c, (uint64_t)kl) != 0)
+                        return -1;
+                    if (check_datum(avro_schema_map_values(s), c, depth + 1) != 0)
+                        return -1;
+                } else if (check_datum(avro_schema_array_items(s), c, depth + 1) != 0) {
+                    return -1;
+                }
+            }
+        }
+    case AVRO_LINK:
+        return check_datum(avro_schema_link_target(s), c, depth + 1);
+    default:
+        return -1;
+    }
+}
+
 int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
                          size_t len, hf_event *e, char *errstr,
                          size_t errstr_size)
@@ -398,6 +510,13 @@ int hf_avro_event_decode_as(hf_avro_event_reader *r, const void *buf,
     /* Bytes after the datum are ignored, as Confluent's deserializers do:
      * avro-c has no public read position, and finding the datum's size
      * (avro_value_sizeof) would cost a sixth of the decoding time. */
+    cursor cur = {buf, len};
+    if (check_datum(r->schema, &cur, 0) != 0) {
+        event_init(e);
+        snprintf(errstr, errstr_size,
+                 "invalid Avro datum: it ends before the lengths it declares (%zu bytes)", len);
+        return -1;
+    }
     avro_reader_memory_set_source(r->mem, buf, (int64_t)len);
     avro_set_error("no details"); /* avro-c appends to its last error */
     if (avro_value_read(r->mem, &r->value) != 0) {
@@ -452,10 +571,12 @@ static int read_long(FILE *fp, int64_t *v, int *at_eof)
     return -1; /* more than 10 bytes */
 }
 
-/* Reads the header; *schema_json (malloc'ed) and *codec_null are set. */
+/* Reads the header; sets *schema_json (malloc'ed) and *codec_null. */
 static int scan_header(FILE *fp, char sync[16], char **schema_json,
-                       size_t *schema_len, char *errstr, size_t errstr_size)
+                       size_t *schema_len, int *codec_null, char *errstr,
+                       size_t errstr_size)
 {
+    *codec_null = 1; /* no avro.codec means null */
     char magic[4];
     if (read_exact(fp, magic, 4) != 0 || !hf_avro_is_container(magic, 4)) {
         snprintf(errstr, errstr_size, "not an Avro container file");
@@ -468,6 +589,8 @@ static int scan_header(FILE *fp, char sync[16], char **schema_json,
         if (count == 0)
             break;
         if (count < 0) {
+            if (count == INT64_MIN)
+                goto corrupt;
             count = -count;
             if (read_long(fp, &bytes, NULL) != 0)
                 goto corrupt;
@@ -499,6 +622,11 @@ static int scan_header(FILE *fp, char sync[16], char **schema_json,
                     goto corrupt;
                 (*schema_json)[vlen] = '\0';
                 *schema_len = (size_t)vlen;
+            } else if (strcmp(key, "avro.codec") == 0 && vlen < 16) {
+                char codec[16];
+                if (read_exact(fp, codec, (size_t)vlen) != 0)
+                    goto corrupt;
+                *codec_null = vlen == 4 && memcmp(codec, "null", 4) == 0;
             } else if (fseeko(fp, (off_t)vlen, SEEK_CUR) != 0) {
                 goto corrupt;
             }
@@ -517,8 +645,24 @@ corrupt:
 }
 
 /* Walks the blocks after the header: f->records and f->corrupt. */
+/*
+ * With the null codec, the records of a block are checked before avro-c
+ * reads them (check_datum: avro-c allocates declared lengths first).
+ * Deflated blocks are checked by avro-c alone.
+ */
+static int check_block(FILE *fp, int64_t count, int64_t size, avro_schema_t schema)
+{
+    uint8_t *buf = malloc(size > 0 ? (size_t)size : 1);
+    int ok = buf != NULL && read_exact(fp, buf, (size_t)size) == 0;
+    cursor c = {buf, (size_t)size};
+    for (int64_t i = 0; ok && i < count; i++)
+        ok = check_datum(schema, &c, 0) == 0;
+    free(buf);
+    return ok ? 0 : -1;
+}
+
 static void scan_blocks(FILE *fp, off_t file_size, const char sync[16],
-                        hf_avro_file *f)
+                        int codec_null, hf_avro_file *f)
 {
     for (int64_t block = 1;; block++) {
         int64_t count, size;
@@ -538,6 +682,15 @@ static void scan_blocks(FILE *fp, off_t file_size, const char sync[16],
             return;
         }
         off_t pos = ftello(fp);
+        if (codec_null && pos >= 0 && size <= (int64_t)(file_size - pos)) {
+            if (check_block(fp, count, size, f->r->schema) != 0) {
+                snprintf(f->corrupt, sizeof(f->corrupt),
+                         "corrupt Avro file: block %lld: a record does not fit the block",
+                         (long long)block);
+                return;
+            }
+            size = 0; /* read already */
+        }
         if (pos < 0 || size > (int64_t)(file_size - pos) ||
             fseeko(fp, (off_t)size, SEEK_CUR) != 0 ||
             read_exact(fp, marker, 16) != 0) {
@@ -585,7 +738,8 @@ hf_avro_file *hf_avro_file_open(const char *path, char *errstr,
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    if (scan_header(fp, sync, &schema_json, &schema_len, why,
+    int codec_null;
+    if (scan_header(fp, sync, &schema_json, &schema_len, &codec_null, why,
                     sizeof(why)) != 0) {
         snprintf(errstr, errstr_size, "%s: %s", path, why);
         goto fail;
@@ -600,7 +754,7 @@ hf_avro_file *hf_avro_file_open(const char *path, char *errstr,
         snprintf(errstr, errstr_size, "%s: %s", path, why);
         goto fail;
     }
-    scan_blocks(fp, st.st_size, sync, f);
+    scan_blocks(fp, st.st_size, sync, codec_null, f);
     fclose(fp);
     fp = NULL;
     /* avro-c reads the header and the first block on open: only open it

@@ -35,12 +35,12 @@ void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
         if (a->day > day)
             continue;
         m->orders += a->orders;
-        m->items += a->items;
-        m->gross_minor += a->gross_minor;
+        m->items = hf_sat_add(m->items, a->items);
+        m->gross_minor = hf_sat_add(m->gross_minor, a->gross_minor);
         m->returns += a->returns;
-        m->returned_minor += a->returned_minor;
+        m->returned_minor = hf_sat_add(m->returned_minor, a->returned_minor);
     }
-    m->net_minor = m->gross_minor - m->returned_minor;
+    m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
 }
 
 int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,

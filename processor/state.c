@@ -148,11 +148,11 @@ int hf_customer_add(hf_customer *c, int32_t day, int is_return,
     hf_day_agg *a = &c->days[i - 1];
     if (is_return) {
         a->returns++;
-        a->returned_minor += amount_minor;
+        a->returned_minor = hf_sat_add(a->returned_minor, amount_minor);
     } else {
         a->orders++;
-        a->items += items;
-        a->gross_minor += amount_minor;
+        a->items = hf_sat_add(a->items, items);
+        a->gross_minor = hf_sat_add(a->gross_minor, amount_minor);
     }
     return 0;
 }
@@ -315,9 +315,16 @@ int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
     int64_t prev = 0;
     for (uint64_t i = 0; i < ndays && !r.err; i++) {
         hf_day_agg *a = &days[i];
-        int64_t day = i == 0 ? unzigzag(get_varint(&r)) : prev + (int64_t)get_varint(&r);
+        uint64_t raw = get_varint(&r);
         if (r.err)
             break;
+        if (i > 0 && raw > (uint64_t)UINT32_MAX) {
+            free(days);
+            snprintf(errstr, errstr_size, "state is corrupt: day gap %llu",
+                     (unsigned long long)raw);
+            return -1;
+        }
+        int64_t day = i == 0 ? unzigzag(raw) : prev + (int64_t)raw;
         if (day > INT32_MAX || day < INT32_MIN || (i > 0 && day <= prev)) {
             free(days);
             snprintf(errstr, errstr_size, "state is corrupt: day %lld out of order",
@@ -328,12 +335,22 @@ int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
         prev = day;
         a->orders = (uint32_t)get_varint(&r);
         a->returns = (uint32_t)get_varint(&r);
+        uint64_t items = 0, gross = 0, returned = 0;
         if (a->orders > 0) {
-            a->items = (int64_t)get_varint(&r);
-            a->gross_minor = (int64_t)get_varint(&r);
+            items = get_varint(&r);
+            gross = get_varint(&r);
         }
         if (a->returns > 0)
-            a->returned_minor = (int64_t)get_varint(&r);
+            returned = get_varint(&r);
+        if (items > INT64_MAX || gross > INT64_MAX || returned > INT64_MAX) {
+            free(days);
+            snprintf(errstr, errstr_size, "state is corrupt: an amount of day %lld is out of range",
+                     (long long)day);
+            return -1;
+        }
+        a->items = (int64_t)items;
+        a->gross_minor = (int64_t)gross;
+        a->returned_minor = (int64_t)returned;
     }
     if (r.err) {
         free(days);

@@ -56,6 +56,18 @@ typedef struct hf_customer {
 
 #define HF_STATE_VERSION 1
 
+/*
+ * Adds without overflow: sums stick at INT64_MAX / INT64_MIN (valid events
+ * cannot get there; a corrupt stored state must not make it undefined).
+ */
+static inline int64_t hf_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* Allocates a new, empty (non-target) customer for nbeh behaviours. */
 hf_customer *hf_customer_new(const char *id, size_t id_len, uint32_t nbeh);
 void hf_customer_destroy(hf_customer *c);
