@@ -60,11 +60,22 @@ static void run_usage(FILE *out)
         "default \"hirefire\"; cooperative-sticky rebalancing), applies the\n"
         "configured behaviours per partition, and publishes hire/fire signals to\n"
         "output.topic keyed by customer_id. Input that cannot be processed goes to\n"
-        "dead_letter.topic with the reason in the hirefire.error header. Offsets are\n"
-        "committed only after the signals they caused are delivered (at least once).\n"
+        "dead_letter.topic with the reason in the hirefire.error header.\n"
         "\n"
-        "State is kept in memory: when a partition is assigned, its messages before\n"
-        "the committed offset are re-read to rebuild the state, without output.\n"
+        "store.backend=redis (the default, \"auto\"): each partition's customers,\n"
+        "applied offsets and an outbox of its output live in Redis (redis.url),\n"
+        "written once per partition batch by one fenced script call. With\n"
+        "processing.guarantee=exactly_once (the default) the batch's signals and\n"
+        "dead letters are then published in one Kafka transaction with the input\n"
+        "offsets: read_committed consumers see each exactly once, across crashes,\n"
+        "rebalances and Redis or broker restarts. at_least_once: no transactions,\n"
+        "repeats keep their signal_id. Run each instance with its own\n"
+        "kafka.client.id (the transactional.id is \"<group.id>-<client.id>\").\n"
+        "While Redis is unavailable the input is paused and /readyz says so.\n"
+        "\n"
+        "store.backend=memory: state is kept in memory; when a partition is\n"
+        "assigned, its messages before the committed offset are re-read to rebuild\n"
+        "the state, without output; offsets are committed after delivery.\n"
         "\n"
         "SIGINT or SIGTERM stops polling, finishes the open batch, delivers the\n"
         "signals, commits and leaves the group; the exit status is then 0.\n"
@@ -168,15 +179,10 @@ int hf_cmd_run(int argc, char **argv)
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     hf_log_set_level(levels[cfg.log_level]);
     hf_log_set_format(cfg.log_format == HF_LOG_FORMAT_JSON ? "json" : "text");
-    if (cfg.store_backend == HF_STORE_REDIS) {
-        fprintf(stderr, "hirefire run: store.backend=redis is not available yet; "
-                        "use store.backend=memory\n");
-        hf_config_destroy(&cfg);
-        return 2;
-    }
-    if (cfg.processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE)
-        hf_log_warn("run", "processing.guarantee=exactly_once is not available yet: "
-                           "running at_least_once");
+    if (cfg.store_backend == HF_STORE_MEMORY &&
+        cfg.processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE)
+        hf_log_warn("run", "processing.guarantee=exactly_once needs store.backend=redis: "
+                           "running at_least_once with the memory store");
 
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);

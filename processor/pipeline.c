@@ -17,17 +17,24 @@
 #include "codec_avro.h"
 #include "codec_json.h"
 #include "dead_letter.h"
+#include "eos.h"
 #include "framing.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "partitioner.h"
 #include "registry.h"
+#include "store_redis.h"
 
 #define POLL_MS 100
 #define WRONG_PARTITION_LOG_MS 10000
 #define QUEUE_FULL_WAIT_MS 60000
 #define METADATA_TIMEOUT_MS 10000
 #define GAUGES_EVERY_MS 1000
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 5000
+#define RECOVERY_ATTEMPTS 5
+/* A bit of hf_customer.flags the stores do not use: changed in this batch. */
+#define DIRTY 0x20000000u
 
 static int64_t now_ms(void)
 {
@@ -116,17 +123,18 @@ int hf_pipeline_decode(hf_pipeline_decoder *d, const rd_kafka_message_t *m,
         snprintf(errstr, errstr_size, "message has no value");
         return -1;
     }
-    if (d->json != NULL)
-        rc = hf_json_decode_event(d->json, m->payload, m->len, e, errstr, errstr_size);
-    else
-        rc = hf_framed_decode_event(d->framed, m->payload, m->len, e, errstr,
-                                    errstr_size);
-    if (rc != 0)
-        return -1;
+    /* A topic that fixes the type (input.topic.<t>.type) needs none in its events. */
     const char *topic = rd_kafka_topic_name(m->rkt);
     hf_event_type t;
-    if (hf_config_topic_type(d->cfg, topic, &t) == 0)
-        e->type = t;
+    const hf_event_type *fixed = hf_config_topic_type(d->cfg, topic, &t) == 0 ? &t : NULL;
+    if (d->json != NULL)
+        rc = hf_json_decode_event_as(d->json, m->payload, m->len, fixed, e, errstr,
+                                     errstr_size);
+    else
+        rc = hf_framed_decode_event_as(d->framed, m->payload, m->len, fixed, e, errstr,
+                                       errstr_size);
+    if (rc != 0)
+        return -1;
     e->source.topic = topic;
     e->source.partition = m->partition;
     e->source.offset = m->offset;
@@ -142,6 +150,8 @@ typedef struct tpstate {
     int64_t restore_until; /* offsets below are re-read silently; -1: none */
     int64_t done;          /* last processed offset + 1; -1: none */
     int64_t committed;     /* last offset we committed; -1: none */
+    int touched;           /* redis: processed in the open batch */
+    int lost;              /* redis: revoked as lost, being dropped */
 } tpstate;
 
 /* One stream: a partition number of the input topics. */
@@ -150,6 +160,16 @@ typedef struct slot {
     hf_stream st;
     int64_t max_event_time; /* latest event time seen; INT64_MIN: none */
     hf_metric *time_lag;    /* hirefire_event_time_lag_seconds{partition} */
+    /* store.backend=redis */
+    int32_t partition;
+    hf_redis_part *part;    /* this owner's view of the stored partition */
+    int dropped;            /* fenced: held in Kafka but never written again */
+    uint64_t kafka_seq;     /* outbox sequence our last committed offsets carried */
+    hf_customer **dirty;    /* customers changed by the open batch */
+    size_t ndirty, dirty_cap;
+    hf_buf out;             /* the batch's outbox entries: u32 key length, key,
+                               u32 envelope length, envelope */
+    int in_cycle;           /* committed to Redis, not yet published */
 } slot;
 
 /* Outcomes of an input message (hirefire_events_total{outcome}). */
@@ -217,6 +237,14 @@ struct hf_pipeline {
     uint64_t retired_customers;
     hf_pipeline_counters c;
 
+    /* store.backend=redis */
+    hf_redis *redis;
+    int eos;                 /* processing.guarantee=exactly_once */
+    const char *group;
+    hf_redis_batch *rb;
+    hf_buf env;
+    slot *cur;               /* the stream being processed */
+
     pipeline_metrics m;
     atomic_int assigned;          /* topic-partitions held (readiness) */
     atomic_int store_unavailable; /* set by the state store hooks (readiness) */
@@ -224,6 +252,10 @@ struct hf_pipeline {
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void process_batch_redis(hf_pipeline *p);
+static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len);
+static int mark_dirty(slot *s, const char *id, size_t len);
+static int stopping(const hf_pipeline *p);
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
 {
@@ -370,7 +402,7 @@ static void metrics_gauges(hf_pipeline *p, int force)
     uint64_t customers = 0;
     for (int32_t i = 0; i < p->nslots; i++) {
         const slot *s = &p->slots[i];
-        if (s->refs == 0)
+        if (s->refs == 0 || s->st.store == NULL)
             continue;
         customers += hf_memstore_count(s->st.store);
         if (s->max_event_time != INT64_MIN)
@@ -407,7 +439,10 @@ int hf_pipeline_ready(const hf_pipeline *p, char *why, size_t why_size)
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     hf_pipeline *p = opaque;
-    if (m->err)
+    if (m->err && p->eos) /* the transaction's outcome decides */
+        hf_log_debug("pipeline", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
+    else if (m->err)
         fail(p, "delivery to %s failed: %s; offsets not committed",
              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 }
@@ -447,6 +482,45 @@ static int encode_signal(hf_pipeline *p, const hf_signal *s, const void **val,
     return 0;
 }
 
+/*--- The outbox of the open batch (store.backend=redis) -------------------------*/
+
+static int put_u32(hf_buf *b, size_t v)
+{
+    uint32_t x = (uint32_t)v;
+    return hf_buf_append(b, &x, sizeof(x));
+}
+
+/* Appends (key, p->env) to the slot's outbox entries and the Redis batch. */
+static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len)
+{
+    const void *k = key != NULL ? key : "";
+    if (hf_redis_batch_signal(p->rb, k, key_len, p->env.data, p->env.len) != 0 ||
+        put_u32(&s->out, key_len) != 0 || hf_buf_append(&s->out, k, key_len) != 0 ||
+        put_u32(&s->out, p->env.len) != 0 ||
+        hf_buf_append(&s->out, p->env.data, p->env.len) != 0)
+        return -1;
+    return 0;
+}
+
+/* Records that customer id changed in the open batch. 0, or -1 (OOM). */
+static int mark_dirty(slot *s, const char *id, size_t len)
+{
+    hf_customer *c = hf_memstore_get(s->st.store, id, len);
+    if (c == NULL || (c->flags & DIRTY))
+        return 0;
+    if (s->ndirty == s->dirty_cap) {
+        size_t cap = s->dirty_cap ? 2 * s->dirty_cap : 256;
+        hf_customer **n = realloc(s->dirty, cap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        s->dirty = n;
+        s->dirty_cap = cap;
+    }
+    c->flags |= DIRTY;
+    s->dirty[s->ndirty++] = c;
+    return 0;
+}
+
 static void emit_signal(void *opaque, const hf_signal *s)
 {
     hf_pipeline *p = opaque;
@@ -456,6 +530,19 @@ static void emit_signal(void *opaque, const hf_signal *s)
         return;
     if (encode_signal(p, s, &val, &len) != 0) {
         fail(p, "out of memory encoding a signal");
+        return;
+    }
+    if (p->redis != NULL) {
+        /* To the outbox first; published once Redis has the batch. */
+        hf_buf_reset(&p->env);
+        if (hf_eos_envelope_encode(&p->env, p->cfg->output_topic, 0, val, len, NULL) != 0 ||
+            outbox_add(p, p->cur, s->customer_id, s->customer_id_len) != 0 ||
+            mark_dirty(p->cur, s->customer_id, s->customer_id_len) != 0) {
+            fail(p, "out of memory adding a signal to the outbox");
+            return;
+        }
+        p->c.signals++;
+        hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
         return;
     }
     for (int waited = 0;; waited += POLL_MS) {
@@ -570,9 +657,12 @@ static void process_batch(hf_pipeline *p)
     if (p->nbatch == 0)
         return;
     qsort(p->batch, p->nbatch, sizeof(*p->batch), by_stream);
-    for (size_t i = 0; i < p->nbatch; i++)
-        if (!p->failed)
-            process_message(p, p->batch[i].m);
+    if (p->redis != NULL)
+        process_batch_redis(p);
+    else
+        for (size_t i = 0; i < p->nbatch; i++)
+            if (!p->failed)
+                process_message(p, p->batch[i].m);
     for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
         if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
@@ -649,19 +739,660 @@ static int commit(hf_pipeline *p, int final)
     return 0;
 }
 
+/*--- store.backend=redis: outages, fencing, publishing, recovery -----------------*/
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Pauses (pause = 1) or resumes every assigned partition. */
+static void pause_all(hf_pipeline *p, int pause)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(p->consumer, &list) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (list->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(p->consumer, list);
+        else
+            rd_kafka_resume_partitions(p->consumer, list);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Redis answered UNAVAILABLE to `what`: the first time, pause the input and
+ * say so (logs and /readyz); then wait, 100 ms doubling to 5 s. Returns -1
+ * when the pipeline is stopping (the call is given up), else 0: retry.
+ */
+static int unavailable_wait(hf_pipeline *p, int *backoff, const char *what,
+                            const char *err)
+{
+    if (*backoff == 0) {
+        hf_log_warn("pipeline", "Redis unavailable (%s): %s; input paused, retrying", what,
+                    err);
+        atomic_store(&p->store_unavailable, 1);
+        pause_all(p, 1);
+        *backoff = BACKOFF_FIRST_MS;
+    }
+    if (stopping(p))
+        return -1;
+    sleep_ms(*backoff);
+    rd_kafka_poll(p->producer, 0);
+    *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+    return stopping(p) ? -1 : 0;
+}
+
+/* After a call that was retried by unavailable_wait: resume the input. */
+static void available_again(hf_pipeline *p, int backoff)
+{
+    if (backoff == 0)
+        return;
+    atomic_store(&p->store_unavailable, 0);
+    pause_all(p, 0);
+    hf_log_info("pipeline", "Redis available again: input resumed");
+}
+
+static int out_append(slot *s, const void *key, size_t key_len, const void *env,
+                      size_t env_len)
+{
+    if (put_u32(&s->out, key_len) != 0 || hf_buf_append(&s->out, key, key_len) != 0 ||
+        put_u32(&s->out, env_len) != 0 || hf_buf_append(&s->out, env, env_len) != 0)
+        return -1;
+    return 0;
+}
+
+/* Forgets the stream's state and never writes for it again (until re-assigned). */
+static void drop_slot(hf_pipeline *p, slot *s, const char *why)
+{
+    hf_log_warn("pipeline", "partition %" PRId32 ": %s: its state is dropped and nothing "
+                "more is written for it until it is assigned again", s->partition, why);
+    if (!s->dropped && s->st.store != NULL) {
+        hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
+        hf_stream_destroy(&s->st);
+    }
+    hf_redis_part_destroy(s->part);
+    s->part = NULL;
+    s->dropped = 1;
+    s->ndirty = 0;
+    s->in_cycle = 0;
+    hf_buf_reset(&s->out);
+}
+
+/*
+ * Acquires partition s->partition (a new epoch) and loads its customers into
+ * a new stream. Returns 0, or -1 (failed, or stopping during an outage).
+ */
+static int open_slot(hf_pipeline *p, slot *s)
+{
+    char err[512];
+    int backoff = 0;
+    hf_redis_status st;
+    hf_redis_part *part = NULL;
+    while ((st = hf_redis_acquire(p->redis, p->group, s->partition, &part, err,
+                                  sizeof(err))) == HF_REDIS_UNAVAILABLE)
+        if (unavailable_wait(p, &backoff, "acquire", err) != 0)
+            break;
+    if (st != HF_REDIS_OK) {
+        fail(p, "cannot acquire partition %" PRId32 " in Redis: %s", s->partition, err);
+        return -1;
+    }
+    if (hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
+        hf_redis_part_destroy(part);
+        fail(p, "out of memory assigning partition %" PRId32, s->partition);
+        return -1;
+    }
+    size_t loaded = 0;
+    while ((st = hf_redis_load(p->redis, part, p->eng, s->st.store, &loaded, err,
+                               sizeof(err))) == HF_REDIS_UNAVAILABLE) {
+        hf_stream_destroy(&s->st); /* a partial load: start again */
+        if (unavailable_wait(p, &backoff, "load", err) != 0 ||
+            hf_stream_init(&s->st, p->eng, emit_signal, p) != 0)
+            break;
+    }
+    available_again(p, backoff);
+    if (st != HF_REDIS_OK || s->st.store == NULL) {
+        hf_redis_part_destroy(part);
+        hf_stream_destroy(&s->st);
+        fail(p, "cannot load partition %" PRId32 " from Redis: %s", s->partition,
+             st != HF_REDIS_OK ? err : "stopped");
+        return -1;
+    }
+    s->st.clock = part->clock;
+    s->part = part;
+    s->dropped = 0;
+    s->ndirty = 0;
+    s->in_cycle = 0;
+    hf_buf_reset(&s->out);
+    hf_log_info("pipeline", "partition %" PRId32 ": acquired (epoch %" PRIu64 "), %zu "
+                "customers loaded from Redis, outbox sequence %" PRIu64,
+                s->partition, part->epoch, loaded, part->outbox_seq);
+    return 0;
+}
+
+static int outbox_collect(void *opaque, uint64_t seq, const char *key, size_t key_len,
+                          const char *value, size_t value_len)
+{
+    (void)seq;
+    return out_append(opaque, key, key_len, value, value_len);
+}
+
+/*
+ * Fills s->out with the outbox entries that no committed offsets carried
+ * yet (sequence > s->kafka_seq), after dropping the others; the trim is
+ * fenced, so a partition taken by another instance is dropped here.
+ * Returns 0, or -1 (dropped or failed).
+ */
+static int outbox_refill(hf_pipeline *p, slot *s)
+{
+    char err[512];
+    int backoff = 0;
+    hf_redis_status st;
+    hf_buf_reset(&s->out);
+    if (s->kafka_seq > s->part->outbox_seq) {
+        hf_log_warn("pipeline", "partition %" PRId32 ": Kafka's committed offsets carried "
+                    "outbox sequence %" PRIu64 " but Redis is at %" PRIu64
+                    ": Redis lost writes (enable AOF with appendfsync always)",
+                    s->partition, s->kafka_seq, s->part->outbox_seq);
+    }
+    while ((st = hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err,
+                                      sizeof(err))) == HF_REDIS_UNAVAILABLE)
+        if (unavailable_wait(p, &backoff, "outbox trim", err) != 0)
+            break;
+    if (st == HF_REDIS_OK)
+        while ((st = hf_redis_outbox_read(p->redis, s->part, s->kafka_seq, outbox_collect,
+                                          s, err, sizeof(err))) == HF_REDIS_UNAVAILABLE) {
+            hf_buf_reset(&s->out);
+            if (unavailable_wait(p, &backoff, "outbox read", err) != 0)
+                break;
+        }
+    available_again(p, backoff);
+    if (st == HF_REDIS_FENCED) {
+        drop_slot(p, s, "fenced in Redis (another instance took it)");
+        return -1;
+    }
+    if (st != HF_REDIS_OK) {
+        fail(p, "partition %" PRId32 ": outbox: %s", s->partition, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The slot's input offsets (applied + 1) with metadata, added to list. */
+static void add_offsets(hf_pipeline *p, const slot *s, rd_kafka_topic_partition_list_t *list)
+{
+    char md[64];
+    size_t mdlen = hf_eos_metadata_format(md, sizeof(md), s->part->outbox_seq);
+    for (size_t t = 0; t < p->ntopics; t++) {
+        if (s->partition >= p->tps_cap[t] || !p->tps[t][s->partition].assigned)
+            continue;
+        int64_t applied = hf_redis_part_applied(s->part, p->cfg->input_topics[t]);
+        if (applied < 0)
+            continue;
+        rd_kafka_topic_partition_t *e =
+            rd_kafka_topic_partition_list_add(list, p->cfg->input_topics[t], s->partition);
+        e->offset = applied + 1;
+        e->metadata = malloc(mdlen);
+        if (e->metadata != NULL) {
+            memcpy(e->metadata, md, mdlen);
+            e->metadata_size = mdlen;
+        }
+    }
+}
+
+/* Produces every entry of s->out. Returns 0, or -1 with err. */
+static int produce_out(hf_pipeline *p, const slot *s, size_t *n, char *err, size_t err_size)
+{
+    const unsigned char *q = (const unsigned char *)s->out.data, *end = q + s->out.len;
+    while (q < end) {
+        uint32_t klen, elen;
+        memcpy(&klen, q, 4);
+        const unsigned char *key = q + 4;
+        memcpy(&elen, key + klen, 4);
+        const unsigned char *env = key + klen + 4;
+        q = env + elen;
+        if (hf_eos_produce(p->producer, key, klen, env, elen, QUEUE_FULL_WAIT_MS, err,
+                           err_size) != 0)
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+/*
+ * Publishes the outbox entries of the slots (s->out) and commits their
+ * input offsets with metadata: one Kafka transaction (exactly_once), or
+ * produce, flush and a synchronous offset commit (at_least_once). Then
+ * trims the outboxes. Returns 0, 1 when the transaction was aborted (the
+ * entries are still in Redis), -1 when failed.
+ */
+static int publish(hf_pipeline *p, slot **v, size_t n)
+{
+    char err[512];
+    size_t produced = 0;
+    double started = now_s();
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n + 1);
+    if (p->eos) {
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(p->producer);
+        if (error != NULL) {
+            fail(p, "cannot begin a Kafka transaction: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            rd_kafka_topic_partition_list_destroy(list);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (produce_out(p, v[i], &produced, err, sizeof(err)) != 0) {
+            if (p->eos)
+                hf_eos_txn_abort(p->producer, (int)p->cfg->shutdown_timeout_ms, err,
+                                 sizeof(err));
+            fail(p, "%s", err);
+            rd_kafka_topic_partition_list_destroy(list);
+            return -1;
+        }
+        add_offsets(p, v[i], list);
+    }
+    if (p->eos) {
+        hf_eos_txn_status ts = hf_eos_txn_finish(p->producer, p->consumer, list,
+                                                 (int)p->cfg->shutdown_timeout_ms, err,
+                                                 sizeof(err));
+        rd_kafka_topic_partition_list_destroy(list);
+        if (ts == HF_EOS_TXN_ABORTED) {
+            hf_log_warn("pipeline", "Kafka transaction aborted: %s", err);
+            return 1;
+        }
+        if (ts != HF_EOS_TXN_OK) {
+            fail(p, "Kafka transaction failed: %s", err);
+            return -1;
+        }
+    } else {
+        rd_kafka_resp_err_t ferr =
+            rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms);
+        if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_topic_partition_list_destroy(list);
+            fail(p, "%d messages not delivered within shutdown.timeout.ms; offsets not "
+                    "committed", rd_kafka_outq_len(p->producer));
+            return -1;
+        }
+        if (list->cnt > 0) {
+            ferr = rd_kafka_commit(p->consumer, list, 0);
+            if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR)
+                hf_log_warn("pipeline", "offset commit failed: %s (the outbox says what "
+                            "to skip: signals may repeat, never go missing)",
+                            rd_kafka_err2str(ferr));
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    hf_metric_observe(p->m.commit_latency, now_s() - started);
+    p->c.commits++;
+    for (size_t i = 0; i < n; i++) {
+        slot *s = v[i];
+        hf_buf_reset(&s->out);
+        s->in_cycle = 0;
+        if (s->part == NULL)
+            continue;
+        s->kafka_seq = s->part->outbox_seq;
+        hf_redis_status st = hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err,
+                                                  sizeof(err));
+        if (st == HF_REDIS_FENCED)
+            drop_slot(p, s, "fenced in Redis (another instance took it)");
+        else if (st != HF_REDIS_OK)
+            hf_log_warn("pipeline", "partition %" PRId32 ": outbox trim: %s (trimmed later)",
+                        s->partition, err);
+    }
+    hf_log_debug("pipeline", "published %zu messages for %zu partitions", produced, n);
+    return 0;
+}
+
+/*
+ * Republishes what the outboxes of the slots hold beyond their committed
+ * offsets' metadata, with their offsets (assignment, and after an aborted
+ * transaction). Returns 0, or -1 when failed.
+ */
+static int recover(hf_pipeline *p, slot **v, size_t n)
+{
+    int backoff = BACKOFF_FIRST_MS;
+    for (int attempt = 1; attempt <= RECOVERY_ATTEMPTS; attempt++) {
+        size_t live = 0, entries = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (v[i]->part == NULL || outbox_refill(p, v[i]) != 0) {
+                if (p->failed)
+                    return -1;
+                continue;
+            }
+            v[live++] = v[i];
+        }
+        n = live;
+        if (n == 0)
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            const unsigned char *q = (const unsigned char *)v[i]->out.data, *end = q + v[i]->out.len;
+            while (q < end) {
+                uint32_t klen, elen;
+                memcpy(&klen, q, 4);
+                memcpy(&elen, q + 4 + klen, 4);
+                q += 8 + klen + elen;
+                entries++;
+            }
+        }
+        int rc = publish(p, v, n);
+        if (rc == 0) {
+            if (entries > 0)
+                hf_log_info("pipeline", "republished %zu outbox entries of %zu partitions",
+                            entries, n);
+            return 0;
+        }
+        if (rc < 0)
+            return -1;
+        if (stopping(p))
+            break;
+        sleep_ms(backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    fail(p, "the outbox could not be published after %d aborted transactions",
+         RECOVERY_ATTEMPTS);
+    return -1;
+}
+
+/* Moves the consumer of every assigned input topic of s to applied + 1. */
+static void seek_applied(hf_pipeline *p, slot *s)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+    for (size_t t = 0; t < p->ntopics; t++) {
+        if (s->partition >= p->tps_cap[t] || !p->tps[t][s->partition].assigned)
+            continue;
+        int64_t applied = hf_redis_part_applied(s->part, p->cfg->input_topics[t]);
+        p->tps[t][s->partition].done = applied + 1;
+        rd_kafka_topic_partition_list_add(list, p->cfg->input_topics[t], s->partition)
+            ->offset = applied >= 0 ? applied + 1 : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(p->consumer, list, METADATA_TIMEOUT_MS);
+    if (error != NULL) {
+        fail(p, "cannot seek partition %" PRId32 ": %s", s->partition,
+             rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Commits the open batch of stream s to Redis (one script call): its
+ * changed customers, outbox entries, offsets and clock.
+ */
+static void commit_stream(hf_pipeline *p, slot *s)
+{
+    if (s->part == NULL || s->dropped)
+        return;
+    int touched = 0;
+    for (size_t t = 0; t < p->ntopics; t++) {
+        if (s->partition >= p->tps_cap[t])
+            continue;
+        tpstate *tp = &p->tps[t][s->partition];
+        if (tp->touched) {
+            touched = 1;
+            tp->touched = 0;
+            if (hf_redis_batch_offset(p->rb, p->cfg->input_topics[t], tp->done - 1) != 0)
+                goto oom;
+        }
+    }
+    if (!touched)
+        return;
+    for (size_t i = 0; i < s->ndirty; i++) {
+        s->dirty[i]->flags &= ~DIRTY;
+        if (hf_redis_batch_customer(p->rb, p->redis, s->part, s->dirty[i]) != 0)
+            goto oom;
+    }
+    s->ndirty = 0;
+    hf_redis_batch_clock(p->rb, s->st.clock);
+    char err[512];
+    int backoff = 0;
+    hf_redis_status st;
+    while ((st = hf_redis_commit(p->redis, s->part, p->rb, err, sizeof(err))) ==
+           HF_REDIS_UNAVAILABLE)
+        if (unavailable_wait(p, &backoff, "commit", err) != 0)
+            break;
+    available_again(p, backoff);
+    switch (st) {
+    case HF_REDIS_OK:
+        s->in_cycle = 1;
+        return;
+    case HF_REDIS_FENCED:
+        drop_slot(p, s, "fenced in Redis (another instance took it)");
+        return;
+    case HF_REDIS_CONFLICT: {
+        hf_log_warn("pipeline", "partition %" PRId32 ": %s: acquiring and loading it again",
+                    s->partition, err);
+        hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
+        hf_stream_destroy(&s->st);
+        hf_redis_part_destroy(s->part);
+        s->part = NULL;
+        if (open_slot(p, s) != 0)
+            return;
+        slot *one[1] = {s};
+        if (recover(p, one, 1) == 0 && s->part != NULL)
+            seek_applied(p, s);
+        return;
+    }
+    case HF_REDIS_UNAVAILABLE:
+        fail(p, "partition %" PRId32 ": stopped while Redis was unavailable: %s; "
+                "nothing committed", s->partition, err);
+        return;
+    default:
+        fail(p, "partition %" PRId32 ": Redis commit failed: %s", s->partition, err);
+        return;
+    }
+oom:
+    fail(p, "out of memory committing partition %" PRId32, s->partition);
+}
+
+/* Publishes the streams committed to Redis in this cycle. */
+static void publish_cycle(hf_pipeline *p)
+{
+    slot **v = malloc((size_t)(p->nslots > 0 ? p->nslots : 1) * sizeof(*v));
+    size_t n = 0;
+    if (v == NULL) {
+        fail(p, "out of memory");
+        return;
+    }
+    for (int32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].in_cycle && p->slots[i].part != NULL)
+            v[n++] = &p->slots[i];
+    if (n > 0 && !p->failed && publish(p, v, n) == 1)
+        recover(p, v, n);
+    for (int32_t i = 0; i < p->nslots; i++)
+        p->slots[i].in_cycle = 0;
+    free(v);
+}
+
+static void process_message_redis(hf_pipeline *p, slot *s, rd_kafka_message_t *m)
+{
+    int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+    tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
+    if (tp == NULL || !tp->assigned || tp->lost || s->refs == 0 || s->part == NULL ||
+        s->dropped || m->offset < tp->done)
+        return; /* not ours, or applied already */
+    char why[512];
+    hf_event e;
+    int outcome = OUT_APPLIED;
+    if (hf_pipeline_decode(p->dec, m, &e, why, sizeof(why)) != 0) {
+        outcome = OUT_INVALID;
+        hf_stream_count_invalid(&s->st);
+        rd_kafka_headers_t *orig = NULL;
+        if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            orig = NULL;
+        rd_kafka_headers_t *h = hf_dead_letter_headers(orig, why, rd_kafka_topic_name(m->rkt),
+                                                       m->partition, m->offset, wall_ms());
+        hf_buf_reset(&p->env);
+        if (h == NULL ||
+            hf_eos_envelope_encode(&p->env, p->cfg->dead_letter_topic, m->key == NULL,
+                                   m->payload, m->len, h) != 0 ||
+            outbox_add(p, s, m->key, m->key_len) != 0) {
+            if (h != NULL)
+                rd_kafka_headers_destroy(h);
+            fail(p, "out of memory adding a dead letter to the outbox");
+            return;
+        }
+        rd_kafka_headers_destroy(h);
+        p->c.dead_letters++;
+        if (p->m.dead_letters != NULL)
+            hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)dl_class(why)], 1);
+    } else {
+        check_partition(p, t, m, &e);
+        uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
+        if (hf_stream_process(&s->st, &e) != 0 ||
+            mark_dirty(s, e.customer_id, e.customer_id_len) != 0) {
+            fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+            return;
+        }
+        outcome = s->st.stats.duplicate != duplicate ? OUT_DUPLICATE
+                  : s->st.stats.late != late         ? OUT_LATE
+                                                     : OUT_APPLIED;
+        if (e.event_time > s->max_event_time)
+            s->max_event_time = e.event_time;
+    }
+    if (p->m.pending != NULL)
+        p->m.pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
+    tp->done = m->offset + 1;
+    tp->touched = 1;
+}
+
+/*
+ * The batch with Redis: per stream, apply its messages and commit them to
+ * Redis in one script call; then publish what those commits put in the
+ * outboxes (one Kafka transaction for all streams) and trim them.
+ */
+static void process_batch_redis(hf_pipeline *p)
+{
+    for (size_t i = 0; i < p->nbatch && !p->failed;) {
+        int32_t part = p->batch[i].m->partition;
+        slot *s = part < p->nslots ? &p->slots[part] : NULL;
+        size_t j = i;
+        if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
+            p->cur = s;
+            hf_redis_batch_clear(p->rb);
+            for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++)
+                process_message_redis(p, s, p->batch[j].m);
+            if (!p->failed)
+                commit_stream(p, s);
+            p->cur = NULL;
+        }
+        while (j < p->nbatch && p->batch[j].m->partition == part)
+            j++;
+        i = j;
+    }
+    if (!p->failed)
+        publish_cycle(p);
+}
+
 /*--- Rebalancing ----------------------------------------------------------------*/
 
 static void retire(hf_pipeline *p, slot *s)
 {
-    hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
-    p->retired_customers += hf_memstore_count(s->st.store);
-    hf_stream_destroy(&s->st);
+    if (s->st.store != NULL) {
+        hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
+        p->retired_customers += hf_memstore_count(s->st.store);
+        hf_stream_destroy(&s->st);
+    }
     hf_metric_clear(s->time_lag);
+    hf_redis_part_destroy(s->part);
+    s->part = NULL;
+    s->dropped = 0;
+    s->ndirty = 0;
+    s->in_cycle = 0;
+    hf_buf_reset(&s->out);
+}
+
+/*
+ * Assignment with Redis state: per new stream, acquire it (a new epoch) and
+ * load its customers; republish what its outbox holds beyond the committed
+ * offsets' metadata (one transaction with the offsets); start each
+ * topic-partition at the offset after the last one applied in Redis.
+ */
+static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, committed, METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fail(p, "cannot read the committed offsets of the assigned partitions: %s",
+             rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(committed);
+        return;
+    }
+    slot **fresh = calloc((size_t)parts->cnt + 1, sizeof(*fresh));
+    size_t nfresh = 0;
+    /* Grow the slot table first: the pointers in fresh must stay valid. */
+    int32_t maxpart = -1;
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition > maxpart)
+            maxpart = parts->elems[i].partition;
+    if (fresh == NULL || (maxpart >= 0 && slot_get(p, maxpart) == NULL)) {
+        free(fresh);
+        fail(p, "out of memory");
+        rd_kafka_topic_partition_list_destroy(committed);
+        return;
+    }
+    for (int i = 0; i < parts->cnt && !p->failed; i++) {
+        rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int t = topic_index(p, e->topic);
+        tpstate *tp = t >= 0 ? tp_get(p, t, e->partition) : NULL;
+        slot *s = tp ? slot_get(p, e->partition) : NULL;
+        if (s == NULL) {
+            fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+            break;
+        }
+        uint64_t seq = 0;
+        const rd_kafka_topic_partition_t *c = &committed->elems[i];
+        int has_seq = c->err == RD_KAFKA_RESP_ERR_NO_ERROR && c->offset >= 0 &&
+                      hf_eos_metadata_parse(c->metadata, c->metadata_size, &seq) == 0;
+        if (s->refs == 0) {
+            s->partition = e->partition;
+            s->kafka_seq = 0;
+            s->max_event_time = INT64_MIN;
+            if (s->time_lag == NULL)
+                s->time_lag = hf_metrics_event_time_lag(p->opts.metrics, e->partition);
+            if (open_slot(p, s) != 0)
+                break;
+            fresh[nfresh++] = s;
+        }
+        if (has_seq && seq > s->kafka_seq)
+            s->kafka_seq = seq;
+        s->refs++;
+        if (!tp->assigned)
+            atomic_fetch_add(&p->assigned, 1);
+        *tp = (tpstate){.assigned = 1, .restore_until = -1, .done = -1, .committed = -1};
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+    if (!p->failed && nfresh > 0)
+        recover(p, fresh, nfresh);
+    free(fresh);
+    for (int i = 0; i < parts->cnt && !p->failed; i++) {
+        rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int t = topic_index(p, e->topic);
+        slot *s = &p->slots[e->partition];
+        tpstate *tp = &p->tps[t][e->partition];
+        int64_t applied = s->part != NULL ? hf_redis_part_applied(s->part, e->topic) : -1;
+        tp->done = applied + 1;
+        e->offset = applied >= 0 ? applied + 1 : RD_KAFKA_OFFSET_BEGINNING;
+        if (applied >= 0)
+            hf_log_info("pipeline", "assigned %s [%" PRId32 "], resuming after offset %"
+                        PRId64 " (applied in Redis)", e->topic, e->partition, applied);
+        else
+            hf_log_info("pipeline", "assigned %s [%" PRId32 "], from the beginning",
+                        e->topic, e->partition);
+    }
 }
 
 static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
                       rd_kafka_topic_partition_list_t *parts)
 {
+    if (p->redis != NULL) {
+        on_assign_redis(p, rk, parts);
+        return;
+    }
     /* Committed offsets: where live output resumes; state is rebuilt below them. */
     rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, METADATA_TIMEOUT_MS);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -708,10 +1439,16 @@ static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
 static void on_revoke(hf_pipeline *p, rd_kafka_t *rk,
                       const rd_kafka_topic_partition_list_t *parts, int lost)
 {
+    if (lost && p->redis != NULL)
+        for (int i = 0; i < parts->cnt; i++) {
+            int t = topic_index(p, parts->elems[i].topic);
+            if (t >= 0 && parts->elems[i].partition < p->tps_cap[t])
+                p->tps[t][parts->elems[i].partition].lost = 1;
+        }
     process_batch(p);
     if (lost)
         hf_log_warn("pipeline", "assignment lost: not committing the revoked partitions");
-    else
+    else if (p->redis == NULL)
         commit(p, 1);
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *e = &parts->elems[i];
@@ -889,11 +1626,38 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
          "hirefire tracks which partitions are at their end"},
     };
-    static const hf_kafka_setting producer_settings[] = {
+    /*
+     * exactly_once (with Redis): a transactional producer whose id is
+     * "<group.id>-<group.instance.id or client.id>" unless
+     * kafka.transactional.id says otherwise: a restarted instance fences its
+     * predecessor's open transaction; each instance needs its own id.
+     */
+    p->group = hf_config_kafka_get(cfg, "group.id");
+    if (p->group == NULL)
+        p->group = "hirefire";
+    const char *inst = hf_config_kafka_get(cfg, "group.instance.id");
+    if (inst == NULL)
+        inst = hf_config_kafka_get(cfg, "client.id");
+    char txn_id[512];
+    snprintf(txn_id, sizeof(txn_id), "%s-%s", p->group, inst != NULL ? inst : "hirefire-run");
+    if (cfg->store_backend != HF_STORE_MEMORY) {
+        p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
+        p->redis = hf_redis_open(cfg, errstr, errstr_size);
+        p->rb = hf_redis_batch_new();
+        if (p->redis == NULL)
+            goto error;
+        if (p->rb == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto error;
+        }
+    }
+    const hf_kafka_setting producer_settings[] = {
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
         {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
+        {"transactional.id", txn_id, HF_KAFKA_DEFAULT, NULL}, /* only with exactly_once */
     };
+    size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) - !p->eos;
     char why[512];
     size_t skip = p->opts.metrics != NULL ? 0 : 1;
     rd_kafka_conf_t *conf = hf_kafka_conf_new(
@@ -915,9 +1679,7 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     conf = NULL; /* owned by the consumer */
     rd_kafka_poll_set_consumer(p->consumer);
 
-    conf = hf_kafka_conf_new(cfg, producer_settings,
-                             sizeof(producer_settings) / sizeof(producer_settings[0]),
-                             errstr, errstr_size);
+    conf = hf_kafka_conf_new(cfg, producer_settings, nproducer, errstr, errstr_size);
     if (conf == NULL)
         goto error;
     rd_kafka_conf_set_opaque(conf, p);
@@ -938,6 +1700,19 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     }
     if (check_topics(p, errstr, errstr_size) != 0)
         goto error;
+    if (p->eos) {
+        rd_kafka_error_t *error =
+            rd_kafka_init_transactions(p->producer, (int)METADATA_TIMEOUT_MS * 3);
+        if (error != NULL) {
+            snprintf(errstr, errstr_size, "cannot initialise Kafka transactions: %s",
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            goto error;
+        }
+    }
+    if (p->redis != NULL)
+        hf_log_info("pipeline", "state in Redis at %s (group %s), %s", hf_redis_address(p->redis),
+                    p->group, p->eos ? "exactly once (transactional.id set)" : "at least once");
     return p;
 error:
     hf_pipeline_destroy(p);
@@ -1016,14 +1791,27 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
         if (m != NULL)
             take(p, m);
-        while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p) &&
-               (m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL)
-            take(p, m);
+        if (p->redis != NULL) {
+            /* A batch closes on batch.max.events or commit.interval.ms. */
+            int64_t opened = now_ms();
+            while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
+                int64_t left = p->cfg->commit_interval_ms - (now_ms() - opened);
+                if (left <= 0)
+                    break;
+                m = rd_kafka_consumer_poll(p->consumer, (int)(left < POLL_MS ? left : POLL_MS));
+                if (m != NULL)
+                    take(p, m);
+            }
+        } else {
+            while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p) &&
+                   (m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL)
+                take(p, m);
+        }
         rd_kafka_poll(p->producer, 0);
         process_batch(p);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
-        if (now - p->last_commit >= p->cfg->commit_interval_ms)
+        if (p->redis == NULL && now - p->last_commit >= p->cfg->commit_interval_ms)
             commit(p, 0);
         if (p->opts.max_idle_ms > 0) {
             if (!all_at_end(p))
@@ -1041,7 +1829,8 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         hf_log_info("pipeline", "stopping: finishing the open batch");
     process_batch(p);
     metrics_gauges(p, 1);
-    commit(p, 1);
+    if (p->redis == NULL)
+        commit(p, 1);
     /* Closing revokes what is left (the rebalance callback commits again). */
     err = rd_kafka_consumer_close(p->consumer);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -1063,7 +1852,7 @@ void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
     *stats = p->retired;
     *customers = p->retired_customers;
     for (int32_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].refs > 0) {
+        if (p->slots[i].refs > 0 && p->slots[i].st.store != NULL) {
             hf_stream_stats_add(stats, &p->slots[i].st.stats, p->eng->n);
             *customers += hf_memstore_count(p->slots[i].st.store);
         }
@@ -1082,10 +1871,18 @@ void hf_pipeline_destroy(hf_pipeline *p)
         rd_kafka_topic_destroy(p->out_rkt);
     if (p->producer != NULL)
         rd_kafka_destroy(p->producer);
-    for (int32_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].refs > 0)
-            hf_stream_destroy(&p->slots[i].st);
+    for (int32_t i = 0; i < p->nslots; i++) {
+        slot *s = &p->slots[i];
+        if (s->refs > 0)
+            hf_stream_destroy(&s->st);
+        hf_redis_part_destroy(s->part);
+        free(s->dirty);
+        hf_buf_free(&s->out);
+    }
     free(p->slots);
+    hf_redis_batch_destroy(p->rb);
+    hf_redis_close(p->redis);
+    hf_buf_free(&p->env);
     for (size_t t = 0; p->tps != NULL && t < p->ntopics; t++)
         free(p->tps[t]);
     free(p->tps);

@@ -1,8 +1,9 @@
 /*
  * pipeline.h - the live loop of `hirefire run`: a consumer group on the
  * input topics, one stream per partition number, signals to the output
- * topic, bad input to the dead-letter topic, offsets committed after the
- * signals they caused are delivered (at-least-once).
+ * topic, bad input to the dead-letter topic; with Redis state exactly once
+ * (below), else offsets committed after the signals they caused are
+ * delivered (at-least-once).
  *
  * The loop, one batch at a time:
  *   1. poll up to batch.max.events messages (waits at most 100 ms for the
@@ -19,12 +20,41 @@
  * Step 3 is the per-partition batch boundary that a state store or a
  * transaction hooks into.
  *
- * State is in memory. A partition's state is not lost when the partition
- * moves or the process restarts: on assignment the partition is read from
- * its beginning, and the messages before the group's committed offset are
- * applied silently (no signals, no dead letters) to rebuild the state, then
- * processing continues live. This needs the input topics' retention to keep
- * every event; a later state store removes the re-read.
+ * store.backend=redis (the default for run; ARCHITECTURE.md "Exactly-once
+ * with Redis state", store_redis.h, eos.h). On assignment of a partition
+ * number: hf_redis_acquire (a new fencing epoch), load its customers into
+ * the stream, read the group's committed offsets with their metadata
+ * ("hf:outbox=<seq>"), republish the outbox entries after that sequence
+ * (with the offsets, in one transaction), trim the outbox, and start each
+ * input topic-partition at the offset after the last one applied in Redis
+ * (the beginning when none), whatever Kafka's committed offset says. A batch
+ * closes at batch.max.events messages or commit.interval.ms; per stream, its
+ * changed customers, outbox entries (every signal and every dead letter, as
+ * eos.h envelopes), last offsets and clock go to Redis in ONE script call;
+ * then, for all streams of the batch, one Kafka transaction produces the
+ * outbox entries and sends the offsets (last + 1, metadata = the outbox
+ * sequence; KIP-447 group metadata) and commits; then the outboxes are
+ * trimmed. A Redis answer of FENCED drops the stream (never written again
+ * until re-assigned), CONFLICT acquires and loads it again (and seeks), and
+ * UNAVAILABLE pauses every assigned partition and retries the same batch
+ * (100 ms doubling to 5 s; /readyz says "redis unavailable") until Redis
+ * answers: nothing is skipped or committed past an unapplied event. An
+ * aborted transaction republishes the outboxes of its streams from Redis.
+ * processing.guarantee=at_least_once: no transactions; the idempotent
+ * producer, a flush, then a synchronous offset commit with the metadata.
+ * The producer's transactional.id is "<group.id>-<group.instance.id or
+ * client.id>" unless kafka.transactional.id is set: give each instance its
+ * own. While Redis is unavailable the consumer is not polled; an outage
+ * longer than max.poll.interval.ms costs the group membership (the
+ * partitions are fenced and taken over, nothing is lost).
+ *
+ * store.backend=memory (tests and development): state is in memory. A
+ * partition's state is not lost when the partition moves or the process
+ * restarts: on assignment the partition is read from its beginning, and the
+ * messages before the group's committed offset are applied silently (no
+ * signals, no dead letters) to rebuild the state, then processing continues
+ * live. This needs the input topics' retention to keep every event. Offsets
+ * are committed every commit.interval.ms once delivered (at least once).
  *
  * Rebalances: cooperative-sticky by default; on revoke the pending batch is
  * finished and committed and the streams of partitions no longer held are
