@@ -174,13 +174,8 @@ int hf_cmd_gen(int argc, char **argv)
         case 'h':
             gen_usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, "hirefire gen: option %s needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "hirefire gen: unknown option \"%s\"\n\n", argv[optind - 1]);
-            gen_usage(stderr);
-            return 2;
+            return hf_cli_option_error("gen", c, argv);
         }
         continue;
     bad_value:

@@ -307,13 +307,8 @@ int hf_cmd_produce(int argc, char **argv)
         case 'h':
             produce_usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, "hirefire produce: option %s needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "hirefire produce: unknown option \"%s\"\n\n", argv[optind - 1]);
-            produce_usage(stderr);
-            return 2;
+            return hf_cli_option_error("produce", c, argv);
         }
     }
     if (optind < argc) {

@@ -80,6 +80,8 @@ def test_usage_errors_exit_2_with_the_reason():
          'hirefire replay: --advance-to must be a date YYYY-MM-DD, got "2024-13-01"\n'),
         (["validate", "--bogus"], "hirefire validate: unknown option --bogus "
                                   "(see hirefire validate --help)\n"),
+        (["gen", "--bogus"], "hirefire gen: unknown option --bogus (see hirefire gen --help)\n"),
+        (["produce", "-t"], "hirefire produce: option -t needs a value\n"),
     ]
     for args, err in cases:
         r = hf(*args)
