@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "codec_avro.h"
@@ -33,6 +34,8 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define RECOVERY_ATTEMPTS 5
+#define COMMITTED_WAIT_MS 180000 /* longest wait for stable committed offsets */
+#define TXN_TIMEOUT_MS "10000"   /* transaction.timeout.ms unless set */
 /* A bit of hf_customer.flags the stores do not use: changed in this batch. */
 #define DIRTY 0x20000000u
 
@@ -1314,8 +1317,20 @@ static void retire(hf_pipeline *p, slot *s)
 static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
                             rd_kafka_topic_partition_list_t *parts)
 {
+    /*
+     * The committed offsets are read as stable (KIP-447): while a previous
+     * owner's transaction with offsets for them is open (a zombie, a crash),
+     * the broker answers "unstable" until it ends or times out
+     * (transaction.timeout.ms): keep waiting.
+     */
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
-    rd_kafka_resp_err_t err = rd_kafka_committed(rk, committed, METADATA_TIMEOUT_MS);
+    rd_kafka_resp_err_t err;
+    int64_t waited_since = now_ms();
+    while ((err = rd_kafka_committed(rk, committed, METADATA_TIMEOUT_MS)) ==
+               RD_KAFKA_RESP_ERR__TIMED_OUT &&
+           now_ms() - waited_since < COMMITTED_WAIT_MS && !stopping(p))
+        hf_log_warn("pipeline", "the committed offsets of the assigned partitions are not "
+                    "stable yet (a previous owner's transaction is open): waiting");
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fail(p, "cannot read the committed offsets of the assigned partitions: %s",
              rd_kafka_err2str(err));
@@ -1638,8 +1653,13 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     const char *inst = hf_config_kafka_get(cfg, "group.instance.id");
     if (inst == NULL)
         inst = hf_config_kafka_get(cfg, "client.id");
+    /* Neither set: the host name, which differs between instances on
+     * different hosts (containers, pods) and stays across restarts. */
+    char host[256] = "hirefire-run";
+    if (inst == NULL && gethostname(host, sizeof(host) - 1) == 0)
+        host[sizeof(host) - 1] = '\0';
     char txn_id[512];
-    snprintf(txn_id, sizeof(txn_id), "%s-%s", p->group, inst != NULL ? inst : "hirefire-run");
+    snprintf(txn_id, sizeof(txn_id), "%s-%s", p->group, inst != NULL ? inst : host);
     if (cfg->store_backend != HF_STORE_MEMORY) {
         p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
         p->redis = hf_redis_open(cfg, errstr, errstr_size);
@@ -1655,9 +1675,12 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
         {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
-        {"transactional.id", txn_id, HF_KAFKA_DEFAULT, NULL}, /* only with exactly_once */
+        /* only with exactly_once: */
+        {"transaction.timeout.ms", TXN_TIMEOUT_MS, HF_KAFKA_DEFAULT, NULL},
+        {"transactional.id", txn_id, HF_KAFKA_DEFAULT, NULL},
     };
-    size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) - !p->eos;
+    size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) -
+                       (p->eos ? 0 : 2);
     char why[512];
     size_t skip = p->opts.metrics != NULL ? 0 : 1;
     rd_kafka_conf_t *conf = hf_kafka_conf_new(
