@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+
 #define POLL_MS 100
 
 static int put_varint(hf_buf *out, uint64_t x)
@@ -243,10 +245,10 @@ static hf_eos_txn_status txn_failed(rd_kafka_t *producer, rd_kafka_error_t *erro
 
 hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
                                     const rd_kafka_topic_partition_list_t *offsets,
-                                    int timeout_ms, char *errstr,
+                                    int timeout_ms, int retry_ms, char *errstr,
                                     size_t errstr_size)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + retry_ms;
     rd_kafka_error_t *error;
     if (offsets != NULL && offsets->cnt > 0) {
         for (;;) {
@@ -258,6 +260,8 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
             if (error == NULL)
                 break;
             if (rd_kafka_error_is_retriable(error) && now_ms() < deadline) {
+                hf_log_warn("kafka", "sending the offsets to the transaction: %s: retrying",
+                            rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
                 continue;
             }
@@ -270,6 +274,8 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
         if (error == NULL)
             return HF_EOS_TXN_OK;
         if (rd_kafka_error_is_retriable(error) && now_ms() < deadline) {
+            hf_log_warn("kafka", "committing the transaction: %s: retrying",
+                        rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);
             continue;
         }

@@ -34,8 +34,13 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define RECOVERY_ATTEMPTS 5
+/* The outbox is trimmed after this many published entries or this long. */
+#define TRIM_EVERY_ENTRIES 5000
+#define TRIM_EVERY_MS 1000
 #define COMMITTED_WAIT_MS 180000 /* longest wait for stable committed offsets */
 #define TXN_TIMEOUT_MS "10000"   /* transaction.timeout.ms unless set */
+#define TXN_RETRY_MS 300000      /* retriable transaction errors: retried this long */
+#define TXN_CALL_MS 30000        /* one transaction call or flush waits this long */
 /* A bit of hf_customer.flags the stores do not use: changed in this batch. */
 #define DIRTY 0x20000000u
 
@@ -173,6 +178,8 @@ typedef struct slot {
     hf_buf out;             /* the batch's outbox entries: u32 key length, key,
                                u32 envelope length, envelope */
     int in_cycle;           /* committed to Redis, not yet published */
+    uint64_t trimmed_seq;   /* the outbox holds nothing up to this */
+    int64_t trimmed_at;     /* when it was last trimmed (monotonic ms) */
 } slot;
 
 /* Outcomes of an input message (hirefire_events_total{outcome}). */
@@ -904,6 +911,10 @@ static int outbox_refill(hf_pipeline *p, slot *s)
                                       sizeof(err))) == HF_REDIS_UNAVAILABLE)
         if (unavailable_wait(p, &backoff, "outbox trim", err) != 0)
             break;
+    if (st == HF_REDIS_OK) {
+        s->trimmed_seq = s->kafka_seq;
+        s->trimmed_at = now_ms();
+    }
     if (st == HF_REDIS_OK)
         while ((st = hf_redis_outbox_read(p->redis, s->part, s->kafka_seq, outbox_collect,
                                           s, err, sizeof(err))) == HF_REDIS_UNAVAILABLE) {
@@ -989,7 +1000,7 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (produce_out(p, v[i], &produced, err, sizeof(err)) != 0) {
             if (p->eos)
-                hf_eos_txn_abort(p->producer, (int)p->cfg->shutdown_timeout_ms, err,
+                hf_eos_txn_abort(p->producer, TXN_CALL_MS, err,
                                  sizeof(err));
             fail(p, "%s", err);
             rd_kafka_topic_partition_list_destroy(list);
@@ -999,7 +1010,7 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
     }
     if (p->eos) {
         hf_eos_txn_status ts = hf_eos_txn_finish(p->producer, p->consumer, list,
-                                                 (int)p->cfg->shutdown_timeout_ms, err,
+                                                 TXN_CALL_MS, TXN_RETRY_MS, err,
                                                  sizeof(err));
         rd_kafka_topic_partition_list_destroy(list);
         if (ts == HF_EOS_TXN_ABORTED) {
@@ -1011,12 +1022,17 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
             return -1;
         }
     } else {
-        rd_kafka_resp_err_t ferr =
-            rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms);
+        /* Delivery is retried by the producer (a broker restart): wait. */
+        rd_kafka_resp_err_t ferr;
+        int64_t since = now_ms();
+        while ((ferr = rd_kafka_flush(p->producer, TXN_CALL_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               !p->failed && now_ms() - since < TXN_RETRY_MS)
+            hf_log_warn("pipeline", "%d messages not delivered yet: waiting",
+                        rd_kafka_outq_len(p->producer));
         if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
             rd_kafka_topic_partition_list_destroy(list);
-            fail(p, "%d messages not delivered within shutdown.timeout.ms; offsets not "
-                    "committed", rd_kafka_outq_len(p->producer));
+            fail(p, "%d messages not delivered; offsets not committed",
+                 rd_kafka_outq_len(p->producer));
             return -1;
         }
         if (list->cnt > 0) {
@@ -1037,13 +1053,27 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
         if (s->part == NULL)
             continue;
         s->kafka_seq = s->part->outbox_seq;
+        /*
+         * Entries up to kafka_seq are in Kafka: trimming them is never
+         * urgent (a recovery skips them), so it costs a round trip only
+         * every TRIM_EVERY_ENTRIES entries or TRIM_EVERY_MS.
+         */
+        int64_t now = now_ms();
+        if (s->kafka_seq <= s->trimmed_seq ||
+            (s->kafka_seq - s->trimmed_seq < TRIM_EVERY_ENTRIES &&
+             now - s->trimmed_at < TRIM_EVERY_MS))
+            continue;
         hf_redis_status st = hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err,
                                                   sizeof(err));
-        if (st == HF_REDIS_FENCED)
+        if (st == HF_REDIS_OK) {
+            s->trimmed_seq = s->kafka_seq;
+            s->trimmed_at = now;
+        } else if (st == HF_REDIS_FENCED) {
             drop_slot(p, s, "fenced in Redis (another instance took it)");
-        else if (st != HF_REDIS_OK)
+        } else {
             hf_log_warn("pipeline", "partition %" PRId32 ": outbox trim: %s (trimmed later)",
                         s->partition, err);
+        }
     }
     hf_log_debug("pipeline", "published %zu messages for %zu partitions", produced, n);
     return 0;
@@ -1300,6 +1330,11 @@ static void retire(hf_pipeline *p, slot *s)
         hf_stream_destroy(&s->st);
     }
     hf_metric_clear(s->time_lag);
+    if (s->part != NULL && s->kafka_seq > s->trimmed_seq) {
+        /* What Kafka has needs no outbox entry (a fenced trim does nothing). */
+        char err[512];
+        hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err, sizeof(err));
+    }
     hf_redis_part_destroy(s->part);
     s->part = NULL;
     s->dropped = 0;
@@ -1366,6 +1401,8 @@ static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
         if (s->refs == 0) {
             s->partition = e->partition;
             s->kafka_seq = 0;
+            s->trimmed_seq = 0;
+            s->trimmed_at = 0;
             s->max_event_time = INT64_MIN;
             if (s->time_lag == NULL)
                 s->time_lag = hf_metrics_event_time_lag(p->opts.metrics, e->partition);
