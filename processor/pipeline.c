@@ -33,7 +33,8 @@
 #define GAUGES_EVERY_MS 1000
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
-#define RECOVERY_ATTEMPTS 5
+#define RECOVERY_ATTEMPTS 3 /* then retried after the next poll */
+#define PENDING_RETRY_MS 1000
 /* The outbox is trimmed after this many published entries or this long. */
 #define TRIM_EVERY_ENTRIES 5000
 #define TRIM_EVERY_MS 1000
@@ -178,6 +179,7 @@ typedef struct slot {
     hf_buf out;             /* the batch's outbox entries: u32 key length, key,
                                u32 envelope length, envelope */
     int in_cycle;           /* committed to Redis, not yet published */
+    int pending;            /* its outbox beyond kafka_seq awaits a republish */
     uint64_t trimmed_seq;   /* the outbox holds nothing up to this */
     int64_t trimmed_at;     /* when it was last trimmed (monotonic ms) */
 } slot;
@@ -254,6 +256,7 @@ struct hf_pipeline {
     hf_redis_batch *rb;
     hf_buf env;
     slot *cur;               /* the stream being processed */
+    int64_t pending_at;      /* when to retry the republish of pending slots */
 
     pipeline_metrics m;
     atomic_int assigned;          /* topic-partitions held (readiness) */
@@ -826,6 +829,7 @@ static void drop_slot(hf_pipeline *p, slot *s, const char *why)
     hf_redis_part_destroy(s->part);
     s->part = NULL;
     s->dropped = 1;
+    s->pending = 0;
     s->ndirty = 0;
     s->in_cycle = 0;
     hf_buf_reset(&s->out);
@@ -873,6 +877,7 @@ static int open_slot(hf_pipeline *p, slot *s)
     s->st.clock = part->clock;
     s->part = part;
     s->dropped = 0;
+    s->pending = 0;
     s->ndirty = 0;
     s->in_cycle = 0;
     hf_buf_reset(&s->out);
@@ -1082,7 +1087,10 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
 /*
  * Republishes what the outboxes of the slots hold beyond their committed
  * offsets' metadata, with their offsets (assignment, and after an aborted
- * transaction). Returns 0, or -1 when failed.
+ * transaction). Returns 0; 1 when the transactions kept being aborted (e.g.
+ * the group's generation moved on: a rebalance that the next poll serves),
+ * then the slots are marked pending and the loop tries again after polling;
+ * -1 when failed.
  */
 static int recover(hf_pipeline *p, slot **v, size_t n)
 {
@@ -1112,6 +1120,8 @@ static int recover(hf_pipeline *p, slot **v, size_t n)
         }
         int rc = publish(p, v, n);
         if (rc == 0) {
+            for (size_t i = 0; i < n; i++)
+                v[i]->pending = 0;
             if (entries > 0)
                 hf_log_info("pipeline", "republished %zu outbox entries of %zu partitions",
                             entries, n);
@@ -1124,9 +1134,14 @@ static int recover(hf_pipeline *p, slot **v, size_t n)
         sleep_ms(backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
-    fail(p, "the outbox could not be published after %d aborted transactions",
-         RECOVERY_ATTEMPTS);
-    return -1;
+    for (size_t i = 0; i < n; i++) {
+        v[i]->pending = 1;
+        hf_buf_reset(&v[i]->out);
+    }
+    p->pending_at = now_ms() + PENDING_RETRY_MS;
+    hf_log_warn("pipeline", "the outbox of %zu partitions is republished after the next poll "
+                "(%d transactions aborted)", n, RECOVERY_ATTEMPTS);
+    return 1;
 }
 
 /* Moves the consumer of every assigned input topic of s to applied + 1. */
@@ -1204,7 +1219,7 @@ static void commit_stream(hf_pipeline *p, slot *s)
         if (open_slot(p, s) != 0)
             return;
         slot *one[1] = {s};
-        if (recover(p, one, 1) == 0 && s->part != NULL)
+        if (recover(p, one, 1) >= 0 && s->part != NULL)
             seek_applied(p, s);
         return;
     }
@@ -1220,7 +1235,15 @@ oom:
     fail(p, "out of memory committing partition %" PRId32, s->partition);
 }
 
-/* Publishes the streams committed to Redis in this cycle. */
+static int any_pending(const hf_pipeline *p)
+{
+    for (int32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].pending && p->slots[i].part != NULL)
+            return 1;
+    return 0;
+}
+
+/* Publishes the streams committed to Redis in this cycle, and pending ones. */
 static void publish_cycle(hf_pipeline *p)
 {
     slot **v = malloc((size_t)(p->nslots > 0 ? p->nslots : 1) * sizeof(*v));
@@ -1229,10 +1252,14 @@ static void publish_cycle(hf_pipeline *p)
         fail(p, "out of memory");
         return;
     }
+    int pending = 0;
     for (int32_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].in_cycle && p->slots[i].part != NULL)
+        if ((p->slots[i].in_cycle || p->slots[i].pending) && p->slots[i].part != NULL) {
+            pending |= p->slots[i].pending;
             v[n++] = &p->slots[i];
-    if (n > 0 && !p->failed && publish(p, v, n) == 1)
+        }
+    /* With a pending slot, every outbox is read again from Redis. */
+    if (n > 0 && !p->failed && (pending || publish(p, v, n) == 1))
         recover(p, v, n);
     for (int32_t i = 0; i < p->nslots; i++)
         p->slots[i].in_cycle = 0;
@@ -1338,6 +1365,7 @@ static void retire(hf_pipeline *p, slot *s)
     hf_redis_part_destroy(s->part);
     s->part = NULL;
     s->dropped = 0;
+    s->pending = 0;
     s->ndirty = 0;
     s->in_cycle = 0;
     hf_buf_reset(&s->out);
@@ -1873,6 +1901,8 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         int64_t now = now_ms();
         if (p->redis == NULL && now - p->last_commit >= p->cfg->commit_interval_ms)
             commit(p, 0);
+        if (p->redis != NULL && now >= p->pending_at && any_pending(p))
+            publish_cycle(p);
         if (p->opts.max_idle_ms > 0) {
             if (!all_at_end(p))
                 p->idle_since = -1;
