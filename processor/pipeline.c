@@ -202,6 +202,7 @@ typedef struct pipeline_metrics {
     hf_metric *signals[HF_MAX_BEHAVIOURS][2][HF_CAUSE_COUNT];
     hf_metric *rebalances[RB_COUNT];
     hf_metric *batch_size, *commit_latency, *customers;
+    hf_metric *txn_committed, *txn_aborted, *redis_call;
     int64_t gauges_at;        /* last gauge update (monotonic ms) */
 } pipeline_metrics;
 
@@ -354,6 +355,9 @@ static int metrics_init(hf_pipeline *p, char *errstr, size_t errstr_size)
     pm->batch_size = hf_metrics_batch_size(reg);
     pm->commit_latency = hf_metrics_commit_latency(reg);
     pm->customers = hf_metrics_customers_cached(reg);
+    pm->txn_committed = hf_metrics_transactions(reg, "committed");
+    pm->txn_aborted = hf_metrics_transactions(reg, "aborted");
+    pm->redis_call = hf_metrics_redis_call(reg);
     if (!pm->batch_size || !pm->commit_latency || !pm->customers) {
         snprintf(errstr, errstr_size, "metrics: %s", hf_metrics_error(reg));
         return -1;
@@ -1018,6 +1022,10 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
                                                  TXN_CALL_MS, TXN_RETRY_MS, err,
                                                  sizeof(err));
         rd_kafka_topic_partition_list_destroy(list);
+        if (ts == HF_EOS_TXN_OK)
+            hf_metric_add(p->m.txn_committed, 1);
+        else if (ts == HF_EOS_TXN_ABORTED)
+            hf_metric_add(p->m.txn_aborted, 1);
         if (ts == HF_EOS_TXN_ABORTED) {
             hf_log_warn("pipeline", "Kafka transaction aborted: %s", err);
             return 1;
@@ -1197,10 +1205,16 @@ static void commit_stream(hf_pipeline *p, slot *s)
     char err[512];
     int backoff = 0;
     hf_redis_status st;
-    while ((st = hf_redis_commit(p->redis, s->part, p->rb, err, sizeof(err))) ==
-           HF_REDIS_UNAVAILABLE)
-        if (unavailable_wait(p, &backoff, "commit", err) != 0)
+    for (;;) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = hf_redis_commit(p->redis, s->part, p->rb, err, sizeof(err));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        hf_metric_observe(p->m.redis_call, (double)(t1.tv_sec - t0.tv_sec) +
+                                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        if (st != HF_REDIS_UNAVAILABLE || unavailable_wait(p, &backoff, "commit", err) != 0)
             break;
+    }
     available_again(p, backoff);
     switch (st) {
     case HF_REDIS_OK:

@@ -76,6 +76,15 @@ def test_readyz_turns_not_ready_while_redis_is_stopped(hirefire, kafka_server, r
     wait_answer(port, "/readyz", (200, "ready\n"), inst)
     inst.wait_for("Redis available again")
 
+    # the transactions and Redis calls are in the metrics
+    status, text = get(port, "/metrics")
+    assert status == 200
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                  if line and not line.startswith("#"))
+    assert int(values['hirefire_transactions_total{result="committed"}']) >= 1
+    assert int(values['hirefire_transactions_total{result="aborted"}']) == 0
+    assert int(values["hirefire_redis_call_seconds_count"]) >= 2
+
     # stop, run to the end, then the output is exactly the replay's
     inst.kill(signal.SIGTERM)
     inst.finish(timeout=60)
