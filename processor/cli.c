@@ -1,8 +1,10 @@
 /* cli.c - helpers shared by the subcommands: option errors, configuration. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "config.h"
 #include "log.h"
@@ -17,6 +19,19 @@ int hf_cli_option_error(const char *cmd, int opt, char **argv)
         fprintf(stderr, "hirefire %s: unknown option %s (see hirefire %s --help)\n", cmd,
                 argv[optind - 1], cmd);
     return 2;
+}
+
+int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int hf_cli_load_config(hf_config *cfg, const char *path, char **xs, size_t nxs)

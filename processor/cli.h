@@ -7,6 +7,7 @@
 #define HF_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 int hf_cmd_replay(int argc, char **argv);
 int hf_cmd_run(int argc, char **argv);
@@ -24,6 +25,9 @@ struct hf_config;
  * missing value, anything else an unknown option. Returns 2 (usage error).
  */
 int hf_cli_option_error(const char *cmd, int opt, char **argv);
+
+/* Parses a decimal integer in [min, max]: 0, or -1 for anything else. */
+int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
  * Loads the configuration (defaults, the file at path when not NULL, the

@@ -51,20 +51,6 @@ static void gen_usage(FILE *out)
         "Exit status: 0 done, 1 the output failed, 2 usage or configuration error.\n");
 }
 
-/* Parses a decimal integer in [min, max]. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (s[0] == '-' || s[0] == '\0')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_date(const char *s, int64_t *ms)
 {
     char buf[64];
@@ -117,20 +103,20 @@ int hf_cmd_gen(int argc, char **argv)
                             NULL)) != -1) {
         switch (c) {
         case 's':
-            if (parse_u64(optarg, 0, UINT64_MAX, &go.seed) != 0)
+            if (hf_cli_parse_u64(optarg, 0, UINT64_MAX, &go.seed) != 0)
                 goto bad_value;
             break;
         case 'n':
-            if (parse_u64(optarg, 1, UINT32_MAX, &v) != 0)
+            if (hf_cli_parse_u64(optarg, 1, UINT32_MAX, &v) != 0)
                 goto bad_value;
             go.customers = (uint32_t)v;
             break;
         case 'e':
-            if (parse_u64(optarg, 0, UINT64_MAX / 2, &go.events) != 0)
+            if (hf_cli_parse_u64(optarg, 0, UINT64_MAX / 2, &go.events) != 0)
                 goto bad_value;
             break;
         case 'r':
-            if (parse_u64(optarg, 1, UINT32_MAX, &rate) != 0)
+            if (hf_cli_parse_u64(optarg, 1, UINT32_MAX, &rate) != 0)
                 goto bad_value;
             break;
         case OPT_START:
@@ -153,7 +139,7 @@ int hf_cmd_gen(int argc, char **argv)
             brokers = optarg;
             break;
         case OPT_SCHEMA_ID:
-            if (parse_u64(optarg, 0, INT32_MAX, &v) != 0)
+            if (hf_cli_parse_u64(optarg, 0, INT32_MAX, &v) != 0)
                 goto bad_value;
             schema_id = (int32_t)v;
             break;

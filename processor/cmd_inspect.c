@@ -21,9 +21,6 @@
 
 #define DEFAULT_GROUP "hirefire" /* as the live pipeline defaults kafka.group.id */
 
-/* Also in cli.h; declared here too so this file builds on its own. */
-int hf_cmd_inspect(int argc, char **argv);
-
 static void inspect_usage(FILE *out)
 {
     fprintf(out,
@@ -262,9 +259,8 @@ static int inspect_partition(hf_redis *r, const hf_config *cfg, const char *grou
 
 static int parse_partition(const char *s, int32_t *out)
 {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end != '\0' || v > INT32_MAX)
+    uint64_t v;
+    if (hf_cli_parse_u64(s, 0, INT32_MAX, &v) != 0)
         return -1;
     *out = (int32_t)v;
     return 0;

@@ -21,7 +21,6 @@
 #include "pipeline.h"
 #include "summary.h"
 
-extern char **environ;
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -109,16 +108,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int parse_ms(const char *s, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int hf_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -130,6 +119,7 @@ int hf_cmd_run(int argc, char **argv)
     };
     const char *config_path = NULL;
     int64_t max_idle_ms = 0;
+    uint64_t idle;
     int quiet = 0, opt;
     char **xs = calloc((size_t)argc + 1, sizeof(char *));
     size_t nxs = 0;
@@ -143,23 +133,18 @@ int hf_cmd_run(int argc, char **argv)
         case 'X': xs[nxs++] = optarg; break;
         case 'q': quiet = 1; break;
         case 'I':
-            if (parse_ms(optarg, &max_idle_ms) != 0) {
+            if (hf_cli_parse_u64(optarg, 1, INT64_MAX, &idle) != 0) {
                 fprintf(stderr, "hirefire run: --max-idle-ms must be an integer >= 1, got \"%s\"\n",
                         optarg);
                 free(xs);
                 return 2;
             }
+            max_idle_ms = (int64_t)idle;
             break;
         case 'h': run_usage(stdout); free(xs); return 0;
-        case ':':
-            fprintf(stderr, "hirefire run: option %s needs a value\n", argv[optind - 1]);
-            free(xs);
-            return 2;
         default:
-            fprintf(stderr, "hirefire run: unknown option %s (see hirefire run --help)\n",
-                    argv[optind - 1]);
             free(xs);
-            return 2;
+            return hf_cli_option_error("run", opt, argv);
         }
     }
     if (optind < argc) {
@@ -170,16 +155,12 @@ int hf_cmd_run(int argc, char **argv)
 
     hf_config cfg;
     char err[1024];
-    if (hf_config_load(&cfg, config_path, environ, xs, nxs, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hirefire: %s\n", err);
-        hf_config_destroy(&cfg);
-        free(xs);
-        return 2;
-    }
+    int lrc = hf_cli_load_config(&cfg, config_path, xs, nxs);
     free(xs);
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    hf_log_set_level(levels[cfg.log_level]);
-    hf_log_set_format(cfg.log_format == HF_LOG_FORMAT_JSON ? "json" : "text");
+    if (lrc != 0) {
+        hf_config_destroy(&cfg);
+        return lrc;
+    }
     if (cfg.store_backend == HF_STORE_MEMORY &&
         cfg.processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE)
         hf_log_warn("run", "processing.guarantee=exactly_once needs store.backend=redis: "
