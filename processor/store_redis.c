@@ -44,6 +44,8 @@ struct hf_redis {
     size_t small_entries;    /* hash-max-listpack-entries */
     int probed;              /* server settings read once */
     char sha[HF_SCRIPT_COUNT][41];
+    uint64_t conn_gen;       /* connections made so far */
+    size_t pending;          /* commits sent and not waited for */
     /* scratch of a commit */
     hf_buf scratch;
     const char **argv;
@@ -269,6 +271,7 @@ static void drop(hf_redis *r)
         redisFree(r->c);
         r->c = NULL;
     }
+    r->pending = 0; /* their replies are lost with the connection */
 }
 
 /* Transient error replies: the server is busy, loading, failing over or full. */
@@ -317,6 +320,12 @@ static hf_redis_status roundtrip(hf_redis *r, int argc, const char **argv,
                                  const size_t *lens, redisReply **out,
                                  const char *what, char *err, size_t n)
 {
+    if (r->pending > 0) { /* their replies come first: a caller's mistake */
+        *out = NULL;
+        snprintf(err, n, "Redis at %s: %s while %zu pipelined commits await their replies",
+                 r->address, what, r->pending);
+        return HF_REDIS_ERROR;
+    }
     *out = redisCommandArgv(r->c, argc, argv, lens);
     if (*out == NULL)
         return io_error(r, what, err, n);
@@ -398,6 +407,7 @@ static hf_redis_status ensure(hf_redis *r, char *err, size_t n)
         return HF_REDIS_UNAVAILABLE;
     }
     r->c = c;
+    r->conn_gen++;
     redisReply *reply = NULL;
     hf_redis_status st;
     if (r->password != NULL) {
@@ -1018,6 +1028,7 @@ struct hf_redis_batch {
     btopic *topics;
     size_t ntopics, topiccap;
     int32_t clock;
+    uint64_t sent_on;  /* the connection a pipelined commit went out on */
 };
 
 hf_redis_batch *hf_redis_batch_new(void)
@@ -1316,8 +1327,14 @@ static hf_redis_status commit_reply(hf_redis *r, hf_redis_part *part, hf_redis_b
     return HF_REDIS_OK;
 }
 
-hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
-                                char *errstr, size_t errstr_size)
+/*
+ * The arguments of the commit script call for b in r->argv and r->argvlen
+ * from index 3 on (EVALSHA, the script's hash and the key count go first):
+ * *nkeys keys, *argc arguments in all.
+ */
+static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                   int *nkeys, size_t *argc, char *errstr,
+                                   size_t errstr_size)
 {
     /* The writes, grouped by bucket hash: sets first, then deletes. */
     op *ops = malloc((2 * b->ncusts + 1) * sizeof(*ops));
@@ -1385,10 +1402,10 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch
         i = j;
     }
     free(ops);
-    size_t argc = 3 + keys.n + rest.n;
+    size_t n_args = 3 + keys.n + rest.n;
     hf_redis_status st = HF_REDIS_OK;
-    if (keys.oom || rest.oom || argc > INT_MAX ||
-        grow((void **)&r->argv, &r->argcap, argc, sizeof(*r->argv)) != 0) {
+    if (keys.oom || rest.oom || n_args > INT_MAX ||
+        grow((void **)&r->argv, &r->argcap, n_args, sizeof(*r->argv)) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         st = HF_REDIS_ERROR;
     } else {
@@ -1409,9 +1426,19 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch
             }
         }
     }
-    int nkeys = (int)keys.n;
+    *nkeys = (int)keys.n;
+    *argc = n_args;
     args_free(&keys);
     args_free(&rest);
+    return st;
+}
+
+hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                char *errstr, size_t errstr_size)
+{
+    int nkeys;
+    size_t argc;
+    hf_redis_status st = commit_args(r, part, b, &nkeys, &argc, errstr, errstr_size);
     if (st != HF_REDIS_OK)
         return st;
     redisReply *reply;
@@ -1419,6 +1446,65 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch
               errstr_size);
     if (st != HF_REDIS_OK)
         return st;
+    return commit_reply(r, part, b, reply, errstr, errstr_size);
+}
+
+hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                     char *errstr, size_t errstr_size)
+{
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    if (r->sha[HF_SCRIPT_COMMIT][0] == '\0') {
+        if (r->pending > 0) {
+            snprintf(errstr, errstr_size, "Redis at %s: the commit script is not loaded while "
+                     "%zu pipelined commits await their replies", r->address, r->pending);
+            return HF_REDIS_ERROR;
+        }
+        if ((st = load_script(r, HF_SCRIPT_COMMIT, errstr, errstr_size)) != HF_REDIS_OK)
+            return st;
+    }
+    int nkeys;
+    size_t argc;
+    if ((st = commit_args(r, part, b, &nkeys, &argc, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    char nk[16];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    r->argv[0] = "EVALSHA";
+    r->argvlen[0] = 7;
+    r->argv[1] = r->sha[HF_SCRIPT_COMMIT];
+    r->argvlen[1] = 40;
+    r->argv[2] = nk;
+    r->argvlen[2] = strlen(nk);
+    if (redisAppendCommandArgv(r->c, (int)argc, r->argv, r->argvlen) != REDIS_OK)
+        return io_error(r, "commit", errstr, errstr_size);
+    /* Out now, so that Redis works on it while the caller goes on. */
+    for (int done = 0; !done;)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return io_error(r, "commit", errstr, errstr_size);
+    r->pending++;
+    b->sent_on = r->conn_gen;
+    return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_commit_wait(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                     char *errstr, size_t errstr_size)
+{
+    if (r->c == NULL || b->sent_on != r->conn_gen || r->pending == 0) {
+        snprintf(errstr, errstr_size, "Redis at %s: commit: connection lost", r->address);
+        return HF_REDIS_UNAVAILABLE;
+    }
+    redisReply *reply = NULL;
+    if (redisGetReply(r->c, (void **)&reply) != REDIS_OK || reply == NULL)
+        return io_error(r, "commit", errstr, errstr_size);
+    r->pending--;
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(reply);
+        r->sha[HF_SCRIPT_COMMIT][0] = '\0';
+        snprintf(errstr, errstr_size, "Redis at %s: the commit script is not loaded "
+                 "(a restarted server?)", r->address);
+        return HF_REDIS_UNAVAILABLE;
+    }
     return commit_reply(r, part, b, reply, errstr, errstr_size);
 }
 

@@ -254,6 +254,24 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
                                 hf_redis_batch *b, char *errstr,
                                 size_t errstr_size);
 
+/*
+ * Pipelined commits, so that Redis runs one partition's script while the
+ * caller computes the next: hf_redis_commit_send writes the call (as
+ * hf_redis_commit does) without waiting; hf_redis_commit_wait reads its
+ * reply and then does what hf_redis_commit does with it. Wait for every
+ * sent batch, in the order sent, before any other call on r (other calls
+ * fail with HF_REDIS_ERROR meanwhile). HF_REDIS_UNAVAILABLE from either
+ * means the batch may or may not be in Redis (connection lost, or the
+ * script must be loaded again): commit it again with hf_redis_commit, which
+ * recognises a batch that Redis applied.
+ */
+hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part,
+                                     hf_redis_batch *b, char *errstr,
+                                     size_t errstr_size);
+hf_redis_status hf_redis_commit_wait(hf_redis *r, hf_redis_part *part,
+                                     hf_redis_batch *b, char *errstr,
+                                     size_t errstr_size);
+
 /*--- Outbox -----------------------------------------------------------------*/
 
 typedef int (*hf_redis_outbox_fn)(void *opaque, uint64_t seq, const char *key,

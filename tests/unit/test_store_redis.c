@@ -661,6 +661,91 @@ static void test_retry_of_a_committed_batch_writes_once(void **state)
     redisFree(c);
 }
 
+/*--- Pipelined commits -------------------------------------------------------*/
+
+static hf_redis_status send_st(hf_redis *r, hf_redis_part *part, hf_redis_batch *b)
+{
+    char err[512] = "";
+    hf_redis_status st = hf_redis_commit_send(r, part, b, err, sizeof(err));
+    if (st != HF_REDIS_OK)
+        fail_msg("send: %s: %s", hf_redis_status_name(st), err);
+    return st;
+}
+
+static void test_pipelined_commits(void **state)
+{
+    (void)state;
+    flushall(srv.port);
+    hf_redis *r = open_port(srv.port);
+    redisContext *c = raw(srv.port);
+    hf_redis_part *p1 = acquire(r, "g", 10), *p2 = acquire(r, "g", 11);
+    hf_customer *c1 = customer("c1", 1, 2, 2), *c2 = customer("c2", 1, 3, 1);
+    hf_redis_batch *b1 = one_batch(r, p1, c1, 5), *b2 = one_batch(r, p2, c2, 7);
+    char err[512] = "";
+
+    /* Two partitions in flight; nothing else may be said meanwhile. */
+    send_st(r, p1, b1);
+    send_st(r, p2, b2);
+    uint64_t removed;
+    assert_int_equal(hf_redis_outbox_trim(r, p1, 1, &removed, err, sizeof(err)),
+                     HF_REDIS_ERROR);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "Redis at 127.0.0.1:%d: SCRIPT LOAD while 2 pipelined commits "
+             "await their replies", srv.port);
+    assert_string_equal(err, msg);
+    assert_int_equal(hf_redis_commit_wait(r, p1, b1, err, sizeof(err)), HF_REDIS_OK);
+    assert_int_equal(hf_redis_commit_wait(r, p2, b2, err, sizeof(err)), HF_REDIS_OK);
+    assert_int_equal(p1->batch, 1);
+    assert_int_equal(p1->outbox_seq, 1);
+    assert_int_equal(hf_redis_part_applied(p1, "events"), 5);
+    assert_int_equal(hf_redis_part_applied(p2, "events"), 7);
+    assert_int_equal(p2->customers, 1);
+    assert_meta(c, "hf:{g:10}:meta", "applied:events", "5");
+    assert_meta(c, "hf:{g:11}:meta", "applied:events", "7");
+    uint8_t want[256], got[256];
+    size_t n = encode(c2, want, sizeof(want));
+    assert_int_equal(stored(c, p2, "c2", 0, got, sizeof(got)), n);
+    assert_memory_equal(got, want, n);
+
+    /* A lost script: the reply says so; the synchronous retry commits once. */
+    hf_redis_batch_destroy(b1);
+    b1 = one_batch(r, p1, c1, 6);
+    freeReplyObject(cmd(c, "SCRIPT FLUSH"));
+    send_st(r, p1, b1);
+    assert_int_equal(hf_redis_commit_wait(r, p1, b1, err, sizeof(err)), HF_REDIS_UNAVAILABLE);
+    snprintf(msg, sizeof(msg), "Redis at 127.0.0.1:%d: the commit script is not loaded "
+             "(a restarted server?)", srv.port);
+    assert_string_equal(err, msg);
+    commit_ok(r, p1, b1);
+    assert_int_equal(p1->batch, 2);
+    assert_int_equal(cmd_int(c, "LLEN hf:{g:10}:outbox"), 2);
+
+    /* Fenced in flight: the outcome arrives with the reply. */
+    hf_redis_part *taker = acquire(r, "g", 11);
+    hf_redis_batch_destroy(b2);
+    b2 = one_batch(r, p2, c2, 8);
+    send_st(r, p2, b2);
+    assert_int_equal(hf_redis_commit_wait(r, p2, b2, err, sizeof(err)), HF_REDIS_FENCED);
+    assert_string_equal(err, "partition 11 of group \"g\" was taken over: its epoch is 2, "
+                             "ours 1");
+    assert_meta(c, "hf:{g:11}:meta", "applied:events", "7");
+
+    /* Waiting for what was never sent (or went out on a lost connection). */
+    assert_int_equal(hf_redis_commit_wait(r, p1, b1, err, sizeof(err)), HF_REDIS_UNAVAILABLE);
+    snprintf(msg, sizeof(msg), "Redis at 127.0.0.1:%d: commit: connection lost", srv.port);
+    assert_string_equal(err, msg);
+
+    hf_redis_part_destroy(taker);
+    hf_redis_batch_destroy(b1);
+    hf_redis_batch_destroy(b2);
+    hf_customer_destroy(c1);
+    hf_customer_destroy(c2);
+    hf_redis_part_destroy(p1);
+    hf_redis_part_destroy(p2);
+    hf_redis_close(r);
+    redisFree(c);
+}
+
 /*--- Outbox ------------------------------------------------------------------*/
 
 typedef struct seen {
@@ -1150,6 +1235,7 @@ int main(void)
         cmocka_unit_test(test_stale_epoch_is_fenced_and_writes_nothing),
         cmocka_unit_test(test_wrong_expected_offsets_conflict),
         cmocka_unit_test(test_retry_of_a_committed_batch_writes_once),
+        cmocka_unit_test(test_pipelined_commits),
         cmocka_unit_test(test_outbox_read_and_trim),
         cmocka_unit_test(test_customer_moves_between_hashes),
         cmocka_unit_test(test_load_notices_lost_and_corrupt_state),
