@@ -155,9 +155,11 @@ static const key_def table[] = {
      .def = "100", .min = 1, .max = HOUR_MS, .off = CFG(commit_interval_ms),
      .help = "Longest time a partition batch stays open before it is "
              "committed (live mode)."},
-    {.key = "batch.max.events", .kind = K_FIXED, .type = V_INT, .def = "10000",
+    {.key = "batch.max.events", .kind = K_FIXED, .type = V_INT, .def = "50000",
      .min = 1, .max = 10000000, .off = CFG(batch_max_events),
-     .help = "Most events in one partition batch."},
+     .help = "Most events in one batch (of all assigned partitions; it "
+             "also closes after commit.interval.ms). Larger batches catch "
+             "up faster: fewer transactions and Redis calls."},
     {.key = "shutdown.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "10000", .min = 0, .max = HOUR_MS, .off = CFG(shutdown_timeout_ms),
      .help = "On SIGINT/SIGTERM, how long to wait for the open batch and "

@@ -158,7 +158,8 @@ typedef struct tpstate {
     int eof;               /* at the end of what the broker has */
     int64_t restore_until; /* offsets below are re-read silently; -1: none */
     int64_t done;          /* last processed offset + 1; -1: none */
-    int64_t committed;     /* last offset we committed; -1: none */
+    int64_t committed;     /* last offset whose commit succeeded; -1: none */
+    int64_t requested;     /* memory: last offset in a checkpoint; -1: none */
     int touched;           /* redis: processed in the open batch */
     int lost;              /* redis: revoked as lost, being dropped */
 } tpstate;
@@ -178,6 +179,10 @@ typedef struct slot {
     size_t ndirty, dirty_cap;
     hf_buf out;             /* the batch's outbox entries: u32 key length, key,
                                u32 envelope length, envelope */
+    hf_redis_batch *rb;     /* the batch's writes to Redis */
+    struct timespec sent_at;     /* when rb went to Redis */
+    hf_redis_status commit_st;   /* and what came back */
+    char commit_err[512];
     int in_cycle;           /* committed to Redis, not yet published */
     int pending;            /* its outbox beyond kafka_seq awaits a republish */
     uint64_t trimmed_seq;   /* the outbox holds nothing up to this */
@@ -206,9 +211,23 @@ typedef struct pipeline_metrics {
     int64_t gauges_at;        /* last gauge update (monotonic ms) */
 } pipeline_metrics;
 
+/*
+ * store.backend=memory: offsets wait in checkpoints until every signal and
+ * dead letter produced before them is delivered; then they are committed
+ * asynchronously. Produced messages carry their generation (the checkpoint
+ * they belong to) as opaque; CK_RING counts of messages in flight per
+ * generation, CK_MAX checkpoints waiting at most.
+ */
+#define CK_MAX 32
+#define CK_RING (CK_MAX + 1)
+typedef struct checkpoint {
+    uint64_t gen;
+    int64_t at; /* when it was taken (monotonic ms) */
+    rd_kafka_topic_partition_list_t *offsets;
+} checkpoint;
+
 typedef struct batch_item {
     rd_kafka_message_t *m;
-    size_t seq; /* position in the consumer's order */
 } batch_item;
 
 struct hf_pipeline {
@@ -216,6 +235,7 @@ struct hf_pipeline {
     const hf_engine *eng;
     hf_pipeline_opts opts;
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *consumer_q; /* where asynchronous commit results arrive */
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_rkt;
     hf_pipeline_decoder *dec;
@@ -236,8 +256,14 @@ struct hf_pipeline {
     /* the open batch */
     batch_item *batch;
     size_t nbatch, cap;
+    batch_item *grouped;     /* the batch grouped by stream (a swap buffer) */
+    size_t *starts, starts_cap;
 
     int suppress;            /* re-reading: signals and dead letters dropped */
+    checkpoint ck[CK_MAX];   /* memory: waiting checkpoints, oldest at ck_head */
+    size_t ck_head, ck_n;
+    uint64_t ck_gen;         /* the generation being produced */
+    uint64_t ck_inflight[CK_RING];
     int64_t last_commit;
     int64_t idle_since;      /* -1: not idle */
     int64_t wrong_logged_at;
@@ -254,7 +280,7 @@ struct hf_pipeline {
     hf_redis *redis;
     int eos;                 /* processing.guarantee=exactly_once */
     const char *group;
-    hf_redis_batch *rb;
+    slot **sent, **sync;     /* streams of the batch: commits sent, commits to retry */
     hf_buf env;
     slot *cur;               /* the stream being processed */
     int64_t pending_at;      /* when to retry the republish of pending slots */
@@ -270,6 +296,7 @@ static void process_batch_redis(hf_pipeline *p);
 static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len);
 static int mark_dirty(slot *s, const char *id, size_t len);
 static int stopping(const hf_pipeline *p);
+static void checkpoints_commit(hf_pipeline *p);
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
 {
@@ -300,7 +327,7 @@ static tpstate *tp_get(hf_pipeline *p, int t, int32_t part)
         if (n == NULL)
             return NULL;
         for (int32_t i = p->tps_cap[t]; i < cap; i++)
-            n[i] = (tpstate){.restore_until = -1, .done = -1, .committed = -1};
+            n[i] = (tpstate){.restore_until = -1, .done = -1, .committed = -1, .requested = -1};
         p->tps[t] = n;
         p->tps_cap[t] = cap;
     }
@@ -310,10 +337,19 @@ static tpstate *tp_get(hf_pipeline *p, int t, int32_t part)
 static slot *slot_get(hf_pipeline *p, int32_t part)
 {
     if (part >= p->nslots) {
-        slot *n = realloc(p->slots, (size_t)(part + 1) * sizeof(*n));
+        size_t cnt = (size_t)part + 1;
+        slot **sent = realloc(p->sent, cnt * sizeof(*sent));
+        if (sent == NULL)
+            return NULL;
+        p->sent = sent;
+        slot **sync = realloc(p->sync, cnt * sizeof(*sync));
+        if (sync == NULL)
+            return NULL;
+        p->sync = sync;
+        slot *n = realloc(p->slots, cnt * sizeof(*n));
         if (n == NULL)
             return NULL;
-        memset(n + p->nslots, 0, (size_t)(part + 1 - p->nslots) * sizeof(*n));
+        memset(n + p->nslots, 0, (cnt - (size_t)p->nslots) * sizeof(*n));
         p->slots = n;
         p->nslots = part + 1;
     }
@@ -462,6 +498,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     else if (m->err)
         fail(p, "delivery to %s failed: %s; offsets not committed",
              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    if (p->redis == NULL) /* memory: one message of its generation less in flight */
+        p->ck_inflight[(uintptr_t)m->_private % CK_RING]--;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -511,7 +549,7 @@ static int put_u32(hf_buf *b, size_t v)
 static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len)
 {
     const void *k = key != NULL ? key : "";
-    if (hf_redis_batch_signal(p->rb, k, key_len, p->env.data, p->env.len) != 0 ||
+    if (hf_redis_batch_signal(s->rb, k, key_len, p->env.data, p->env.len) != 0 ||
         put_u32(&s->out, key_len) != 0 || hf_buf_append(&s->out, k, key_len) != 0 ||
         put_u32(&s->out, p->env.len) != 0 ||
         hf_buf_append(&s->out, p->env.data, p->env.len) != 0)
@@ -565,7 +603,8 @@ static void emit_signal(void *opaque, const hf_signal *s)
     for (int waited = 0;; waited += POLL_MS) {
         if (rd_kafka_produce(p->out_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                              (void *)val, len, s->customer_id, s->customer_id_len,
-                             NULL) == 0) {
+                             (void *)(uintptr_t)p->ck_gen) == 0) {
+            p->ck_inflight[p->ck_gen % CK_RING]++;
             p->c.signals++;
             hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
             return;
@@ -627,10 +666,11 @@ static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
                          rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
             char err[512];
             if (hf_dead_letter_produce(p->producer, p->cfg->dead_letter_topic, m, why,
-                                       wall_ms(), NULL, QUEUE_FULL_WAIT_MS, err,
-                                       sizeof(err)) != 0)
+                                       wall_ms(), (void *)(uintptr_t)p->ck_gen,
+                                       QUEUE_FULL_WAIT_MS, err, sizeof(err)) != 0)
                 fail(p, "%s", err);
             else {
+                p->ck_inflight[p->ck_gen % CK_RING]++;
                 p->c.dead_letters++;
                 if (p->m.dead_letters != NULL)
                     hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)dl_class(why)],
@@ -656,13 +696,35 @@ static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
     tp->done = m->offset + 1;
 }
 
-static int by_stream(const void *a, const void *b)
+/*
+ * Groups the open batch by stream, in partition order, keeping the
+ * consumer's order within each stream (a counting sort). 0, or -1 (OOM).
+ */
+static int group_by_stream(hf_pipeline *p)
 {
-    const batch_item *x = a, *y = b;
-    if (x->m->partition != y->m->partition)
-        return x->m->partition < y->m->partition ? -1 : 1;
-    /* Keep the consumer's order within a stream (a stable sort). */
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    int32_t max = 0;
+    for (size_t i = 0; i < p->nbatch; i++)
+        if (p->batch[i].m->partition > max)
+            max = p->batch[i].m->partition;
+    size_t n = (size_t)max + 2;
+    if (n > p->starts_cap) {
+        size_t *starts = realloc(p->starts, n * sizeof(*starts));
+        if (starts == NULL)
+            return -1;
+        p->starts = starts;
+        p->starts_cap = n;
+    }
+    memset(p->starts, 0, n * sizeof(*p->starts));
+    for (size_t i = 0; i < p->nbatch; i++)
+        p->starts[p->batch[i].m->partition + 1]++;
+    for (size_t k = 1; k < n; k++)
+        p->starts[k] += p->starts[k - 1];
+    for (size_t i = 0; i < p->nbatch; i++)
+        p->grouped[p->starts[p->batch[i].m->partition]++] = p->batch[i];
+    batch_item *b = p->batch;
+    p->batch = p->grouped;
+    p->grouped = b;
+    return 0;
 }
 
 /*
@@ -673,7 +735,8 @@ static void process_batch(hf_pipeline *p)
 {
     if (p->nbatch == 0)
         return;
-    qsort(p->batch, p->nbatch, sizeof(*p->batch), by_stream);
+    if (group_by_stream(p) != 0)
+        fail(p, "out of memory grouping a batch");
     if (p->redis != NULL)
         process_batch_redis(p);
     else
@@ -694,10 +757,105 @@ static void process_batch(hf_pipeline *p)
 
 /*--- Committing -----------------------------------------------------------------*/
 
+/* Drops the waiting checkpoints: their offsets go into a later one. */
+static void checkpoints_drop(hf_pipeline *p)
+{
+    for (; p->ck_n > 0; p->ck_n--, p->ck_head = (p->ck_head + 1) % CK_MAX)
+        rd_kafka_topic_partition_list_destroy(p->ck[p->ck_head].offsets);
+    for (size_t t = 0; t < p->ntopics; t++)
+        for (int32_t i = 0; i < p->tps_cap[t]; i++)
+            p->tps[t][i].requested = p->tps[t][i].committed;
+}
+
+/* The result of an asynchronous offset commit (served by the consumer poll). */
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hf_log_warn("pipeline", "offset commit failed: %s (committed again later)",
+                    rd_kafka_err2str(err));
+        return;
+    }
+    for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &offsets->elems[i];
+        int t = topic_index(p, e->topic);
+        if (t < 0 || e->partition >= p->tps_cap[t])
+            continue;
+        tpstate *tp = &p->tps[t][e->partition];
+        if (e->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hf_log_warn("pipeline", "offset commit of %s [%" PRId32 "] failed: %s",
+                        e->topic, e->partition, rd_kafka_err2str(e->err));
+        else if (tp->assigned && e->offset > tp->committed)
+            tp->committed = e->offset;
+    }
+}
+
+/*
+ * store.backend=memory: takes a checkpoint of the processed offsets (the
+ * producer goes on with the next generation). With CK_MAX checkpoints
+ * waiting, first waits for the oldest one's deliveries.
+ */
+static void checkpoint_take(hf_pipeline *p)
+{
+    p->last_commit = now_ms();
+    if (p->failed)
+        return;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t t = 0; t < p->ntopics; t++)
+        for (int32_t i = 0; i < p->tps_cap[t]; i++) {
+            tpstate *tp = &p->tps[t][i];
+            if (!tp->assigned || tp->done <= tp->requested)
+                continue;
+            if (list == NULL)
+                list = rd_kafka_topic_partition_list_new(8);
+            rd_kafka_topic_partition_list_add(list, p->cfg->input_topics[t], i)->offset =
+                tp->done;
+            tp->requested = tp->done;
+        }
+    if (list == NULL)
+        return; /* this generation goes on */
+    while (p->ck_n == CK_MAX && !p->failed) {
+        rd_kafka_poll(p->producer, POLL_MS);
+        checkpoints_commit(p);
+    }
+    checkpoint *c = &p->ck[(p->ck_head + p->ck_n++) % CK_MAX];
+    *c = (checkpoint){.gen = p->ck_gen++, .at = p->last_commit, .offsets = list};
+    p->ck_inflight[p->ck_gen % CK_RING] = 0;
+    checkpoints_commit(p);
+}
+
+/*
+ * Commits, asynchronously, the offsets of every waiting checkpoint whose
+ * generation (and so every one before it) is delivered.
+ */
+static void checkpoints_commit(hf_pipeline *p)
+{
+    while (p->ck_n > 0 && !p->failed) {
+        checkpoint *c = &p->ck[p->ck_head];
+        if (p->ck_inflight[c->gen % CK_RING] != 0)
+            return;
+        rd_kafka_resp_err_t err =
+            rd_kafka_commit_queue(p->consumer, c->offsets, p->consumer_q, offset_commit_cb, p);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hf_log_warn("pipeline", "offset commit failed: %s", rd_kafka_err2str(err));
+        else
+            p->c.commits++;
+        hf_metric_observe(p->m.commit_latency, (double)(now_ms() - c->at) / 1000.0);
+        rd_kafka_topic_partition_list_destroy(c->offsets);
+        p->ck_head = (p->ck_head + 1) % CK_MAX;
+        p->ck_n--;
+    }
+}
+
 /*
  * Flushes the producer and, when every signal and dead letter is delivered,
- * commits the processed offsets. final: at shutdown (a flush timeout is an
- * error). Returns 0, or -1 when nothing could be committed because of a
+ * commits the processed offsets synchronously (shutdown and revoke; the
+ * waiting checkpoints are then superseded). final: a flush timeout is an
+ * error. Returns 0, or -1 when nothing could be committed because of a
  * delivery problem.
  */
 static int commit(hf_pipeline *p, int final)
@@ -735,6 +893,7 @@ static int commit(hf_pipeline *p, int final)
                     " ms; committing later", left, p->cfg->shutdown_timeout_ms);
         return 0;
     }
+    checkpoints_drop(p); /* everything is delivered: the list below covers them */
     err = rd_kafka_commit(p->consumer, list, 0);
     hf_metric_observe(p->m.commit_latency, now_s() - started);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -744,7 +903,7 @@ static int commit(hf_pipeline *p, int final)
             const rd_kafka_topic_partition_t *e = &list->elems[i];
             tpstate *tp = tp_get(p, topic_index(p, e->topic), e->partition);
             if (e->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                tp->committed = e->offset;
+                tp->committed = tp->requested = e->offset;
             else
                 hf_log_warn("pipeline", "offset commit of %s [%" PRId32 "] failed: %s",
                             e->topic, e->partition, rd_kafka_err2str(e->err));
@@ -857,7 +1016,9 @@ static int open_slot(hf_pipeline *p, slot *s)
         fail(p, "cannot acquire partition %" PRId32 " in Redis: %s", s->partition, err);
         return -1;
     }
-    if (hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
+    if (s->rb == NULL)
+        s->rb = hf_redis_batch_new();
+    if (s->rb == NULL || hf_stream_init(&s->st, p->eng, emit_signal, p) != 0) {
         hf_redis_part_destroy(part);
         fail(p, "out of memory assigning partition %" PRId32, s->partition);
         return -1;
@@ -1174,13 +1335,14 @@ static void seek_applied(hf_pipeline *p, slot *s)
 }
 
 /*
- * Commits the open batch of stream s to Redis (one script call): its
- * changed customers, outbox entries, offsets and clock.
+ * Fills s->rb with the open batch of stream s: its changed customers,
+ * offsets and clock (its outbox entries are there already). Returns 1 when
+ * there is something to commit, 0 when not, -1 when failed (OOM).
  */
-static void commit_stream(hf_pipeline *p, slot *s)
+static int prepare_stream(hf_pipeline *p, slot *s)
 {
     if (s->part == NULL || s->dropped)
-        return;
+        return 0;
     int touched = 0;
     for (size_t t = 0; t < p->ntopics; t++) {
         if (s->partition >= p->tps_cap[t])
@@ -1189,33 +1351,36 @@ static void commit_stream(hf_pipeline *p, slot *s)
         if (tp->touched) {
             touched = 1;
             tp->touched = 0;
-            if (hf_redis_batch_offset(p->rb, p->cfg->input_topics[t], tp->done - 1) != 0)
+            if (hf_redis_batch_offset(s->rb, p->cfg->input_topics[t], tp->done - 1) != 0)
                 goto oom;
         }
     }
     if (!touched)
-        return;
+        return 0;
     for (size_t i = 0; i < s->ndirty; i++) {
         s->dirty[i]->flags &= ~DIRTY;
-        if (hf_redis_batch_customer(p->rb, p->redis, s->part, s->dirty[i]) != 0)
+        if (hf_redis_batch_customer(s->rb, p->redis, s->part, s->dirty[i]) != 0)
             goto oom;
     }
     s->ndirty = 0;
-    hf_redis_batch_clock(p->rb, s->st.clock);
-    char err[512];
-    int backoff = 0;
-    hf_redis_status st;
-    for (;;) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = hf_redis_commit(p->redis, s->part, p->rb, err, sizeof(err));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        hf_metric_observe(p->m.redis_call, (double)(t1.tv_sec - t0.tv_sec) +
-                                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        if (st != HF_REDIS_UNAVAILABLE || unavailable_wait(p, &backoff, "commit", err) != 0)
-            break;
-    }
-    available_again(p, backoff);
+    hf_redis_batch_clock(s->rb, s->st.clock);
+    return 1;
+oom:
+    fail(p, "out of memory committing partition %" PRId32, s->partition);
+    return -1;
+}
+
+static void observe_redis_call(hf_pipeline *p, const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    hf_metric_observe(p->m.redis_call, (double)(t1.tv_sec - t0->tv_sec) +
+                                           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+}
+
+/* What follows the commit of stream s's batch to Redis, by its outcome. */
+static void committed_stream(hf_pipeline *p, slot *s, hf_redis_status st, const char *err)
+{
     switch (st) {
     case HF_REDIS_OK:
         s->in_cycle = 1;
@@ -1245,8 +1410,27 @@ static void commit_stream(hf_pipeline *p, slot *s)
         fail(p, "partition %" PRId32 ": Redis commit failed: %s", s->partition, err);
         return;
     }
-oom:
-    fail(p, "out of memory committing partition %" PRId32, s->partition);
+}
+
+/*
+ * Commits the prepared batch of stream s to Redis and waits for it, waiting
+ * out an outage (the batch is committed as it is, however often retried).
+ */
+static void commit_stream_sync(hf_pipeline *p, slot *s)
+{
+    char err[512];
+    int backoff = 0;
+    hf_redis_status st;
+    for (;;) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = hf_redis_commit(p->redis, s->part, s->rb, err, sizeof(err));
+        observe_redis_call(p, &t0);
+        if (st != HF_REDIS_UNAVAILABLE || unavailable_wait(p, &backoff, "commit", err) != 0)
+            break;
+    }
+    available_again(p, backoff);
+    committed_stream(p, s, st, err);
 }
 
 static int any_pending(const hf_pipeline *p)
@@ -1340,23 +1524,56 @@ static void process_message_redis(hf_pipeline *p, slot *s, rd_kafka_message_t *m
  */
 static void process_batch_redis(hf_pipeline *p)
 {
+    /*
+     * Each stream's batch goes to Redis as soon as it is computed, and Redis
+     * runs it while the next stream is computed; the replies are read in
+     * the end. A batch that could not be sent, or whose reply was lost, is
+     * committed again synchronously afterwards.
+     */
+    size_t nsent = 0, nsync = 0;
     for (size_t i = 0; i < p->nbatch && !p->failed;) {
         int32_t part = p->batch[i].m->partition;
         slot *s = part < p->nslots ? &p->slots[part] : NULL;
         size_t j = i;
         if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
             p->cur = s;
-            hf_redis_batch_clear(p->rb);
+            hf_redis_batch_clear(s->rb);
             for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++)
                 process_message_redis(p, s, p->batch[j].m);
-            if (!p->failed)
-                commit_stream(p, s);
             p->cur = NULL;
+            if (!p->failed && prepare_stream(p, s) == 1) {
+                char err[512];
+                if (nsync == 0 &&
+                    hf_redis_commit_send(p->redis, s->part, s->rb, err, sizeof(err)) ==
+                        HF_REDIS_OK) {
+                    clock_gettime(CLOCK_MONOTONIC, &s->sent_at);
+                    p->sent[nsent++] = s;
+                } else {
+                    p->sync[nsync++] = s; /* and the rest of the batch with it */
+                }
+            }
         }
         while (j < p->nbatch && p->batch[j].m->partition == part)
             j++;
         i = j;
     }
+    /* Every reply first: the outcomes below may make other Redis calls. */
+    for (size_t i = 0; i < nsent; i++) {
+        slot *s = p->sent[i];
+        s->commit_st = hf_redis_commit_wait(p->redis, s->part, s->rb, s->commit_err,
+                                            sizeof(s->commit_err));
+        observe_redis_call(p, &s->sent_at);
+    }
+    for (size_t i = 0; i < nsent && !p->failed; i++) {
+        slot *s = p->sent[i];
+        if (s->commit_st == HF_REDIS_UNAVAILABLE)
+            p->sync[nsync++] = s;
+        else if (s->part != NULL && !s->dropped)
+            committed_stream(p, s, s->commit_st, s->commit_err);
+    }
+    for (size_t i = 0; i < nsync && !p->failed; i++)
+        if (p->sync[i]->part != NULL && !p->sync[i]->dropped)
+            commit_stream_sync(p, p->sync[i]);
     if (!p->failed)
         publish_cycle(p);
 }
@@ -1457,7 +1674,8 @@ static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
         s->refs++;
         if (!tp->assigned)
             atomic_fetch_add(&p->assigned, 1);
-        *tp = (tpstate){.assigned = 1, .restore_until = -1, .done = -1, .committed = -1};
+        *tp = (tpstate){.assigned = 1, .restore_until = -1, .done = -1, .committed = -1,
+                        .requested = -1};
     }
     rd_kafka_topic_partition_list_destroy(committed);
     if (!p->failed && nfresh > 0)
@@ -1515,7 +1733,7 @@ static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
             atomic_fetch_add(&p->assigned, 1);
         int64_t committed = e->offset >= 0 ? e->offset : -1;
         *tp = (tpstate){.assigned = 1, .restore_until = committed, .done = committed,
-                        .committed = committed};
+                        .committed = committed, .requested = committed};
         if (committed > 0)
             e->offset = RD_KAFKA_OFFSET_BEGINNING; /* rebuild the state first */
         hf_log_info("pipeline", "assigned %s [%" PRId32 "]%s", e->topic, e->partition,
@@ -1549,7 +1767,8 @@ static void on_revoke(hf_pipeline *p, rd_kafka_t *rk,
         int t = topic_index(p, e->topic);
         if (t < 0 || e->partition >= p->tps_cap[t] || !p->tps[t][e->partition].assigned)
             continue;
-        p->tps[t][e->partition] = (tpstate){.restore_until = -1, .done = -1, .committed = -1};
+        p->tps[t][e->partition] =
+            (tpstate){.restore_until = -1, .done = -1, .committed = -1, .requested = -1};
         atomic_fetch_sub(&p->assigned, 1);
         slot *s = &p->slots[e->partition];
         if (--s->refs == 0)
@@ -1696,7 +1915,8 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->tps_cap = calloc(p->ntopics, sizeof(*p->tps_cap));
     p->cap = (size_t)cfg->batch_max_events;
     p->batch = calloc(p->cap, sizeof(*p->batch));
-    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch) {
+    p->grouped = calloc(p->cap, sizeof(*p->grouped));
+    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->grouped) {
         snprintf(errstr, errstr_size, "out of memory");
         goto error;
     }
@@ -1713,6 +1933,14 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
         {"auto.offset.reset", "earliest", HF_KAFKA_DEFAULT, NULL},
+        /*
+         * The partitions' fetch queues are forwarded to the one consumer
+         * queue, whose length librdkafka 2.0 checks against this per-partition
+         * threshold: past it, fetching backs off for a whole second, which
+         * starves a busy consumer of 100,000 messages. The memory bound stays
+         * queued.max.messages.kbytes.
+         */
+        {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
          "hirefire commits offsets after their signals are delivered"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,
@@ -1742,13 +1970,8 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     if (cfg->store_backend != HF_STORE_MEMORY) {
         p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
         p->redis = hf_redis_open(cfg, errstr, errstr_size);
-        p->rb = hf_redis_batch_new();
         if (p->redis == NULL)
             goto error;
-        if (p->rb == NULL) {
-            snprintf(errstr, errstr_size, "out of memory");
-            goto error;
-        }
     }
     const hf_kafka_setting producer_settings[] = {
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
@@ -1780,6 +2003,7 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     }
     conf = NULL; /* owned by the consumer */
     rd_kafka_poll_set_consumer(p->consumer);
+    p->consumer_q = rd_kafka_queue_get_consumer(p->consumer);
 
     conf = hf_kafka_conf_new(cfg, producer_settings, nproducer, errstr, errstr_size);
     if (conf == NULL)
@@ -1831,7 +2055,6 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
         if (t >= 0 && m->partition < p->tps_cap[t])
             p->tps[t][m->partition].eof = 0;
         p->batch[p->nbatch].m = m;
-        p->batch[p->nbatch].seq = p->nbatch;
         p->nbatch++;
         p->c.messages++;
         return 1;
@@ -1913,8 +2136,11 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         process_batch(p);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
-        if (p->redis == NULL && now - p->last_commit >= p->cfg->commit_interval_ms)
-            commit(p, 0);
+        if (p->redis == NULL) {
+            checkpoints_commit(p);
+            if (now - p->last_commit >= p->cfg->commit_interval_ms)
+                checkpoint_take(p);
+        }
         if (p->redis != NULL && now >= p->pending_at && any_pending(p))
             publish_cycle(p);
         if (p->opts.max_idle_ms > 0) {
@@ -1969,6 +2195,10 @@ void hf_pipeline_destroy(hf_pipeline *p)
         return;
     for (size_t i = 0; i < p->nbatch; i++)
         rd_kafka_message_destroy(p->batch[i].m);
+    for (size_t i = 0; i < p->ck_n; i++)
+        rd_kafka_topic_partition_list_destroy(p->ck[(p->ck_head + i) % CK_MAX].offsets);
+    if (p->consumer_q != NULL)
+        rd_kafka_queue_destroy(p->consumer_q);
     if (p->consumer != NULL)
         rd_kafka_destroy(p->consumer);
     if (p->out_rkt != NULL)
@@ -1980,11 +2210,13 @@ void hf_pipeline_destroy(hf_pipeline *p)
         if (s->refs > 0)
             hf_stream_destroy(&s->st);
         hf_redis_part_destroy(s->part);
+        hf_redis_batch_destroy(s->rb);
         free(s->dirty);
         hf_buf_free(&s->out);
     }
     free(p->slots);
-    hf_redis_batch_destroy(p->rb);
+    free(p->sent);
+    free(p->sync);
     hf_redis_close(p->redis);
     hf_buf_free(&p->env);
     for (size_t t = 0; p->tps != NULL && t < p->ntopics; t++)
@@ -1993,6 +2225,8 @@ void hf_pipeline_destroy(hf_pipeline *p)
     free(p->tps_cap);
     free(p->partition_cnt);
     free(p->batch);
+    free(p->grouped);
+    free(p->starts);
     hf_pipeline_decoder_destroy(p->dec);
     hf_schema_source_destroy(p->out_schemas);
     hf_buf_free(&p->enc);

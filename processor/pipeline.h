@@ -14,9 +14,11 @@
  *      the order the consumer returned them (no merge by timestamp);
  *   3. per stream: decode, dead-letter what cannot be processed, apply the
  *      rest, produce the signals (keyed by customer_id);
- *   4. every commit.interval.ms (and on revoke and shutdown): flush the
- *      producer, and only when every signal and dead letter was delivered,
- *      commit the offsets of the processed messages.
+ *   4. every commit.interval.ms: take a checkpoint of the processed offsets;
+ *      a checkpoint is committed (asynchronously, without stopping the
+ *      loop) once every signal and dead letter produced before it is
+ *      delivered. On revoke and shutdown: flush the producer, then commit
+ *      synchronously.
  * Step 3 is the per-partition batch boundary that a state store or a
  * transaction hooks into.
  *
@@ -30,8 +32,9 @@
  * (the beginning when none), whatever Kafka's committed offset says. A batch
  * closes at batch.max.events messages or commit.interval.ms; per stream, its
  * changed customers, outbox entries (every signal and every dead letter, as
- * eos.h envelopes), last offsets and clock go to Redis in ONE script call;
- * then, for all streams of the batch, one Kafka transaction produces the
+ * eos.h envelopes), last offsets and clock go to Redis in ONE script call
+ * (pipelined: Redis runs it while the next stream is computed; the replies
+ * are read before anything else is done with Redis); then, for all streams of the batch, one Kafka transaction produces the
  * outbox entries and sends the offsets (last + 1, metadata = the outbox
  * sequence; KIP-447 group metadata) and commits; then the outboxes are
  * trimmed. A Redis answer of FENCED drops the stream (never written again

@@ -375,6 +375,9 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
     hf_kafka_setting settings[] = {
         {"group.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
         {"client.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
+        /* As in pipeline.c: librdkafka 2.0 compares the one consumer queue
+         * with this per-partition threshold and then backs off a second. */
+        {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
