@@ -59,7 +59,9 @@ def setup_case(hirefire, kafka, redis, work, name):
     eh.create_topics(kafka, (out, PARTS), (dead, 1))
 
     def config(instance, static=False):
-        extra = f"kafka.client.id={instance}\n"
+        # Small batches: many transactions, so that the input lasts long
+        # enough for the kills and outages to land mid-stream.
+        extra = f"kafka.client.id={instance}\nbatch.max.events=300\n"
         if static:
             extra += f"kafka.group.instance.id={instance}\n"
         return eh.write_config(work / f"{instance}.properties", kafka, redis.url, TOPIC,
@@ -67,10 +69,14 @@ def setup_case(hirefire, kafka, redis, work, name):
     return out, dead, config
 
 
-def finish_and_check(hirefire, kafka, work, config, out, dead, chaos_input):
+def finish_and_check(hirefire, kafka, work, config, out, dead, chaos_input,
+                     mid_stream=False):
     ref, bad = chaos_input
     last = eh.Instance(hirefire, config, work, "last").start("--max-idle-ms", "3000")
     last.finish()
+    if mid_stream:  # the chaos ended before the input did
+        done = re.findall(r"hirefire run: (\d+) messages", last.text())
+        assert done and int(done[-1]) > 0, last.text()[-2000:]
     got = eh.output(kafka, out, read_committed=True)
     missing, extra = ref - got, got - ref
     assert (sum(missing.values()), sum(extra.values())) == (0, 0)
@@ -85,7 +91,8 @@ def test_a_sigkill_restarts(hirefire, kafka_server, redis, work_dir, chaos_input
     cfg = config("solo", static=True)
     inst = eh.Instance(hirefire, cfg, work_dir, "solo")
     eh.kill_loop(inst, 10, eh.new_rng(), 0.2, 1.2)
-    finish_and_check(hirefire, kafka_server, work_dir, cfg, out, dead, chaos_input)
+    finish_and_check(hirefire, kafka_server, work_dir, cfg, out, dead, chaos_input,
+                     mid_stream=True)
 
 
 def test_b_two_instances_one_killed(hirefire, kafka_server, redis, work_dir, chaos_input):
@@ -116,7 +123,11 @@ def test_c_redis_restarts(hirefire, kafka_server, redis, work_dir, chaos_input):
     for restart in range(2):
         time.sleep(0.7)
         redis.stop(keep=True)
-        inst.wait_for("Redis unavailable", timeout=30)
+        deadline = time.monotonic() + 30
+        while inst.text().count("Redis unavailable") <= restart:
+            assert time.monotonic() < deadline, inst.text()[-4000:]
+            assert inst.alive(), inst.text()[-4000:]
+            time.sleep(0.05)
         time.sleep(1.0)
         redis.start()
         deadline = time.monotonic() + 30

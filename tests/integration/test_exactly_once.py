@@ -15,6 +15,7 @@ HF_CHAOS_SEED repeats the kill moments of a failed run.
 """
 
 import collections
+import re
 
 import pytest
 
@@ -45,7 +46,9 @@ def test_kill_and_restart(hirefire, kafka_server, redis, work_dir, guarantee):
     eh.create_topics(kafka, (topic, PARTS), (out, PARTS), (dead, 1))
     bad = eh.load_input(hirefire, kafka, work_dir, topic, EVENTS, 6000, seed=11)
     config = eh.write_config(work_dir / "run.properties", kafka, redis.url, topic, out,
-                             dead, group, guarantee, "kafka.group.instance.id=one\n")
+                             dead, group, guarantee,
+                             # small batches: the input outlasts the kills
+                             "kafka.group.instance.id=one\nbatch.max.events=100\n")
     ref = eh.reference(hirefire, config, topic, work_dir)
     assert sum(ref.values()) > 5000
 
@@ -54,6 +57,9 @@ def test_kill_and_restart(hirefire, kafka_server, redis, work_dir, guarantee):
     eh.kill_loop(inst, KILLS, rng)
     inst.start("--max-idle-ms", "3000")
     inst.finish()
+    # Every kill landed mid-stream: the last run still had input to process.
+    done = re.findall(r"hirefire run: (\d+) messages", inst.text())
+    assert done and int(done[-1]) > 0, inst.text()[-2000:]
 
     if guarantee == "exactly_once":
         got = eh.output(kafka, out, read_committed=True)
