@@ -257,6 +257,7 @@ struct hf_pipeline {
     batch_item *batch;
     size_t nbatch, cap;
     batch_item *grouped;     /* the batch grouped by stream (a swap buffer) */
+    rd_kafka_message_t **polled; /* what one consumer call returned */
     size_t *starts, starts_cap;
 
     int suppress;            /* re-reading: signals and dead letters dropped */
@@ -1916,7 +1917,9 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->cap = (size_t)cfg->batch_max_events;
     p->batch = calloc(p->cap, sizeof(*p->batch));
     p->grouped = calloc(p->cap, sizeof(*p->grouped));
-    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->grouped) {
+    p->polled = calloc(p->cap, sizeof(*p->polled));
+    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->grouped ||
+        !p->polled) {
         snprintf(errstr, errstr_size, "out of memory");
         goto error;
     }
@@ -2116,21 +2119,23 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
         if (m != NULL)
             take(p, m);
-        if (p->redis != NULL) {
-            /* A batch closes on batch.max.events or commit.interval.ms. */
-            int64_t opened = now_ms();
-            while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
-                int64_t left = p->cfg->commit_interval_ms - (now_ms() - opened);
-                if (left <= 0)
-                    break;
-                m = rd_kafka_consumer_poll(p->consumer, (int)(left < POLL_MS ? left : POLL_MS));
-                if (m != NULL)
-                    take(p, m);
-            }
-        } else {
-            while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p) &&
-                   (m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL)
-                take(p, m);
+        /*
+         * With Redis, a batch closes on batch.max.events or
+         * commit.interval.ms; with memory, it takes what is fetched already.
+         */
+        int64_t opened = now_ms();
+        while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
+            int64_t left = p->redis != NULL
+                               ? p->cfg->commit_interval_ms - (now_ms() - opened) : 0;
+            if (left < 0)
+                break;
+            ssize_t n = rd_kafka_consume_batch_queue(p->consumer_q,
+                                                     (int)(left < POLL_MS ? left : POLL_MS),
+                                                     p->polled, p->cap - p->nbatch);
+            for (ssize_t i = 0; i < n; i++)
+                take(p, p->polled[i]);
+            if (n <= 0 && left == 0)
+                break;
         }
         rd_kafka_poll(p->producer, 0);
         process_batch(p);
@@ -2226,6 +2231,7 @@ void hf_pipeline_destroy(hf_pipeline *p)
     free(p->partition_cnt);
     free(p->batch);
     free(p->grouped);
+    free(p->polled);
     free(p->starts);
     hf_pipeline_decoder_destroy(p->dec);
     hf_schema_source_destroy(p->out_schemas);
