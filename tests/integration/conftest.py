@@ -5,6 +5,8 @@
   and the file is missing, the test fails; otherwise a missing binary skips.
 - `work_dir`: a fresh temporary directory (a pathlib.Path).
 - `source_dir`: the repository root ($HF_SOURCE_DIR or derived from this file).
+- after each test, `hirefire run` processes that a failed test left running
+  (eos_helpers.Instance) are killed.
 
 It also puts tests/model on sys.path, so tests can `import semantics_model`.
 """
@@ -49,3 +51,10 @@ def source_dir():
 @pytest.fixture
 def work_dir(tmp_path):
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_instances():
+    yield
+    import eos_helpers
+    eos_helpers.kill_leftovers()

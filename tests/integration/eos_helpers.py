@@ -71,6 +71,18 @@ def dead_letters(kafka, topic):
             "hirefire.source.offset"), r.key, r.value) for r in recs)
 
 
+_running = []  # every Instance process started, for kill_leftovers()
+
+
+def kill_leftovers():
+    """SIGKILLs the Instance processes still running (after a failed test)."""
+    while _running:
+        proc = _running.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Instance:
     """One `hirefire run` process, its log in work/<name>-<n>.log."""
 
@@ -88,6 +100,7 @@ class Instance:
             self.proc = subprocess.Popen(
                 [self.hirefire, "run", "-c", str(self.config), *self.extra, *args],
                 stdout=subprocess.DEVNULL, stderr=f)
+        _running.append(self.proc)
         return self
 
     def text(self):
