@@ -11,7 +11,9 @@
 # as Confluent-framed Avro with `hirefire gen --topic`, then measures in the
 # same run:
 #   kcat          `kcat -C -e -o beginning -q > /dev/null` over the topic: the
-#                 raw librdkafka consume rate (the baseline);
+#                 raw librdkafka consume rate; then the same with
+#                 -X queued.min.messages=1000000 (as hirefire sets it); the
+#                 faster of the two is the baseline;
 #   run memory    `hirefire run` with store.backend=memory (at_least_once:
 #                 the memory store has no transactions), --max-idle-ms 2000,
 #                 timed from start to exit minus the idle wait;
@@ -185,6 +187,16 @@ note "kcat: consuming $topic"
 measure "$work/kcat.log" kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -e -o beginning -q
 [[ $RC -eq 0 ]] || { cat "$work/kcat.log" >&2; die "kcat failed (exit $RC)"; }
 kcat_wall=$WALL kcat_u=$CPU_U kcat_s=$CPU_S kcat_b=$BROKER
+# The same with queued.min.messages raised as hirefire raises it: librdkafka
+# 2.0 stops fetching a partition for a second whenever its queue holds
+# 100,000 messages, which plain kcat hits on some runs and not others. The
+# faster of the two is the baseline of the ratios.
+note "kcat: consuming $topic (queued.min.messages=1000000)"
+measure "$work/kcat2.log" kcat -X queued.min.messages=1000000 -C -b "$KAFKA_BOOTSTRAP" \
+  -t "$topic" -e -o beginning -q
+[[ $RC -eq 0 ]] || { cat "$work/kcat2.log" >&2; die "kcat failed (exit $RC)"; }
+kcat2_wall=$WALL kcat2_u=$CPU_U kcat2_s=$CPU_S kcat2_b=$BROKER
+base_wall=$(awk -v a="$kcat_wall" -v b="$kcat2_wall" 'BEGIN { print (a < b) ? a : b }')
 
 # --- (b), (c) hirefire run -------------------------------------------------------
 
@@ -259,6 +271,7 @@ echo "Live throughput: $events events, $customers customers, $partitions partiti
      "Kafka $KAFKA_VERSION on 127.0.0.1, $(nproc) CPUs"
 row "load (hirefire gen --topic)" "$gen_wall" "$events" "$gen_u" "$gen_s" "$gen_b"
 row "kcat -C (raw librdkafka consume)" "$kcat_wall" "$events" "$kcat_u" "$kcat_s" "$kcat_b"
+row "kcat -C, queued.min.messages=1e6" "$kcat2_wall" "$events" "$kcat2_u" "$kcat2_s" "$kcat2_b"
 row "run memory, $mem_guarantee" "$mem_secs" "$events" "$mem_u" "$mem_s" "$mem_b"
 if [[ -n "${redis_secs:-}" ]]; then
   row "run redis, exactly_once" "$redis_secs" "$events" "$redis_u" "$redis_s" "$redis_b"
@@ -266,9 +279,10 @@ else
   echo "  run redis, exactly_once: $redis_note"
 fi
 echo "  (run times are start to exit minus the ${idle_ms} ms idle wait; cpu includes that wait)"
-echo "  ratio run memory / kcat: $(ratio "$kcat_wall" "$mem_secs")   (target >= 0.7)"
+echo "  (ratios against the faster kcat, ${base_wall} s; against plain kcat in brackets)"
+echo "  ratio run memory / kcat: $(ratio "$base_wall" "$mem_secs") ($(ratio "$kcat_wall" "$mem_secs"))   (target >= 0.7)"
 if [[ -n "${redis_secs:-}" ]]; then
-  echo "  ratio run redis / kcat:  $(ratio "$kcat_wall" "$redis_secs")   (target >= 0.5)"
+  echo "  ratio run redis / kcat:  $(ratio "$base_wall" "$redis_secs") ($(ratio "$kcat_wall" "$redis_secs"))   (target >= 0.5)"
 fi
 echo "  memory: ${mem_summary#hirefire run: }"
 if [[ -n "${redis_summary:-}" ]]; then
