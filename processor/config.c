@@ -61,6 +61,7 @@ static int check_url_http(const char *v, char *why, size_t n);
 static int check_url_redis(const char *v, char *why, size_t n);
 static int check_key_prefix(const char *v, char *why, size_t n);
 static int check_listen(const char *v, char *why, size_t n);
+static int check_power_of_two(const char *v, char *why, size_t n);
 
 static const char *const formats[] = {"avro", "json", NULL};
 static const char *const event_types[] = {"purchase", "return", NULL};
@@ -136,6 +137,12 @@ static const key_def table[] = {
      .off = CFG(redis_key_prefix), .check = check_key_prefix,
      .help = "Prefix of every Redis key, so that several deployments can "
              "share one Redis."},
+    {.key = "redis.buckets", .kind = K_FIXED, .type = V_INT, .def = "1024",
+     .min = 1, .max = 1048576, .off = CFG(redis_buckets), .check = check_power_of_two,
+     .help = "Hashes that hold a partition's customers (a power of two), "
+             "fixed when the partition is first stored: about its expected "
+             "customers / 100, so that each hash stays a compact listpack "
+             "(Redis' hash-max-listpack-entries, 128 by default)."},
     {.key = "redis.connect.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "2000", .min = 1, .max = HOUR_MS,
      .off = CFG(redis_connect_timeout_ms),
@@ -462,6 +469,16 @@ static int check_key_prefix(const char *v, char *why, size_t n)
     return -1;
 }
 
+/* For integers already checked to be in range. */
+static int check_power_of_two(const char *v, char *why, size_t n)
+{
+    int64_t i;
+    if (parse_int(v, &i) == 0 && i > 0 && (i & (i - 1)) == 0)
+        return 0;
+    snprintf(why, n, "must be a power of two (1, 2, 4, ..., 1048576)");
+    return -1;
+}
+
 static int check_listen(const char *v, char *why, size_t n)
 {
     const char *colon = strrchr(v, ':');
@@ -581,6 +598,8 @@ static int store_value(const key_def *d, const char *value, void *base,
                          (long long)d->min, (long long)d->max);
             goto bad;
         }
+        if (d->check && d->check(value, buf, sizeof(buf)) != 0)
+            goto bad;
         if (p && d->type == V_INT)
             *(int64_t *)p = i;
         else if (p)

@@ -139,6 +139,7 @@ typedef struct hf_config {
     hf_config_store store_backend;     /* store.backend */
     char *redis_url;                   /* redis.url */
     char *redis_key_prefix;            /* redis.key.prefix */
+    int64_t redis_buckets;             /* redis.buckets */
     int64_t redis_connect_timeout_ms;  /* redis.connect.timeout.ms */
     int64_t redis_command_timeout_ms;  /* redis.command.timeout.ms */
 

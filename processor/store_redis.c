@@ -457,7 +457,8 @@ hf_redis *hf_redis_open(const hf_config *cfg, char *errstr, size_t errstr_size)
     }
     r->connect_tv = tv_ms(cfg->redis_connect_timeout_ms);
     r->command_tv = tv_ms(cfg->redis_command_timeout_ms);
-    r->new_buckets = HF_REDIS_DEFAULT_BUCKETS;
+    r->new_buckets = cfg->redis_buckets > 0 ? (uint32_t)cfg->redis_buckets
+                                            : HF_REDIS_DEFAULT_BUCKETS;
     r->small_limit = 64;
     r->small_entries = 128;
     r->prefix = strdup(cfg->redis_key_prefix ? cfg->redis_key_prefix : "hf");
@@ -743,7 +744,8 @@ hf_redis_status hf_redis_acquire(hf_redis *r, const char *group, int32_t p,
         hf_log_warn("redis",
                     "partition %" PRId32 " holds %" PRIu64 " customers in %" PRIu32
                     " buckets: buckets beyond hash-max-listpack-entries (%zu) take 2-3x "
-                    "the memory; raise that Redis setting", p, part->customers,
+                    "the memory; raise that Redis setting (redis.buckets only applies to "
+                    "partitions stored from now on)", p, part->customers,
                     part->buckets, r->small_entries);
     *out = part;
     return HF_REDIS_OK;

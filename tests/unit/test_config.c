@@ -630,6 +630,12 @@ static void test_file_errors(void **state)
         "%s:1: redis.command.timeout.ms: must be a duration between 1ms and 1h "
         "(milliseconds, or with a unit: 500ms, 5s, 2m, 1h), got "
         "\"99999999999999999h\"");
+    expect_file_error("redis.buckets=1000\n",
+        "%s:1: redis.buckets: must be a power of two (1, 2, 4, ..., 1048576), "
+        "got \"1000\"");
+    expect_file_error("redis.buckets=2097152\n",
+        "%s:1: redis.buckets: must be an integer between 1 and 1048576, "
+        "got \"2097152\"");
     expect_file_error("redis.connect.timeout.ms=-5\n",
         "%s:1: redis.connect.timeout.ms: must be a duration between 1ms and 1h "
         "(milliseconds, or with a unit: 500ms, 5s, 2m, 1h), got \"-5\"");
@@ -808,6 +814,7 @@ static void test_dump_exact(void **state)
         "store.backend = auto  # default\n"
         "redis.url = redis://***@h:6379  # flag -X\n"
         "redis.key.prefix = hf  # default\n"
+        "redis.buckets = 1024  # default\n"
         "redis.connect.timeout.ms = 2000  # default\n"
         "redis.command.timeout.ms = 5000  # default\n"
         "processing.guarantee = exactly_once  # default\n"
@@ -854,7 +861,7 @@ static void test_markdown_reference(void **state)
     assert_true(strncmp(md, head, strlen(head)) == 0);
     for (const char *p = md; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(29, rows);
+    assert_int_equal(30, rows);
     assert_has_line(md, "| `output.format` | one of avro, json | `avro` | "
                         "`HIREFIRE_OUTPUT_FORMAT` | Encoding of signals: "
                         "Confluent-framed Avro or JSON. |");
