@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "codec_avro.h"
 #include "codec_json.h"
+#include "store_memory.h"
 
 #define CHUNK (1u << 20)
 
@@ -127,6 +128,115 @@ static void dead_letter(FILE *dl, const char *unit, uint64_t n, const char *reas
     fwrite(tmp->data, 1, tmp->len, dl);
 }
 
+/*--- Look-ahead --------------------------------------------------------------*/
+
+/*
+ * Events are decoded AHEAD events before they are applied, with their
+ * strings copied, so that their customers can be prefetched in stages
+ * (hf_memstore_prefetch): the table slot when decoded, the customer STAGE1
+ * events later, its arrays STAGE2 events later. The order of application
+ * is the order of the input.
+ */
+#define AHEAD 16
+#define STAGE1 8
+#define STAGE2 12
+
+typedef struct pending {
+    int status;      /* 1: an event; 0: invalid (why, raw) */
+    uint64_t unit;   /* line or record number */
+    hf_event e;
+    uint64_t h;      /* hf_memstore_hash of the customer id */
+    hf_buf text;     /* the event's strings, or the raw line */
+    char why[512];
+} pending;
+
+typedef struct lookahead {
+    pending v[AHEAD];
+    size_t head, n;
+    hf_stream *st;
+} lookahead;
+
+static void lookahead_free(lookahead *la)
+{
+    for (size_t i = 0; i < AHEAD; i++)
+        hf_buf_free(&la->v[i].text);
+}
+
+/* The slot for the next decoded input. */
+static pending *lookahead_slot(lookahead *la)
+{
+    return &la->v[(la->head + la->n) % AHEAD];
+}
+
+/* Takes the event in p (its strings borrowed) into the window. 0, or -1 (OOM). */
+static int lookahead_event(lookahead *la, pending *p, uint64_t unit)
+{
+    hf_buf *t = &p->text;
+    hf_buf_reset(t);
+    if (hf_buf_append(t, p->e.event_id, p->e.event_id_len) != 0 ||
+        hf_buf_append(t, p->e.customer_id, p->e.customer_id_len) != 0 ||
+        hf_buf_append(t, p->e.order_id, p->e.order_id_len) != 0)
+        return -1;
+    p->e.event_id = t->data;
+    p->e.customer_id = t->data + p->e.event_id_len;
+    p->e.order_id = t->data + p->e.event_id_len + p->e.customer_id_len;
+    p->e.source.topic = NULL;
+    p->e.source.partition = -1;
+    p->e.source.offset = (int64_t)unit;
+    p->status = 1;
+    p->unit = unit;
+    p->h = hf_memstore_hash(p->e.customer_id, p->e.customer_id_len);
+    hf_memstore_prefetch(la->st->store, p->h, 0);
+    la->n++;
+    for (int k = 0; k < 2; k++) {
+        size_t back = k == 0 ? STAGE1 : STAGE2;
+        if (la->n > back) {
+            const pending *q = &la->v[(la->head + la->n - 1 - back) % AHEAD];
+            if (q->status == 1)
+                hf_memstore_prefetch(la->st->store, q->h, k + 1);
+        }
+    }
+    return 0;
+}
+
+/* Takes an invalid input (why, and its raw bytes if any) into the window. */
+static int lookahead_invalid(lookahead *la, pending *p, uint64_t unit, const char *why,
+                             const char *raw, size_t raw_len)
+{
+    hf_buf_reset(&p->text);
+    if (raw != NULL && hf_buf_append(&p->text, raw, raw_len) != 0)
+        return -1;
+    snprintf(p->why, sizeof(p->why), "%s", why);
+    p->status = 0;
+    p->unit = unit;
+    la->n++;
+    return 0;
+}
+
+/*
+ * Applies the oldest input of the window (dead-lettering an invalid one
+ * as `unit`). Returns 0, or -1 (out of memory, errstr set).
+ */
+static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *unit,
+                           hf_buf *tmp, char *errstr, size_t errstr_size)
+{
+    pending *p = &la->v[la->head];
+    la->head = (la->head + 1) % AHEAD;
+    la->n--;
+    if (p->status == 0) {
+        hf_stream_count_invalid(la->st);
+        dead_letter(r->dead_letter, unit, p->unit, p->why,
+                    strcmp(unit, "line") == 0 ? p->text.data : NULL, p->text.len, tmp);
+        return 0;
+    }
+    if (hf_stream_process(la->st, &p->e) != 0) {
+        snprintf(errstr, errstr_size, "out of memory at %s %llu", unit,
+                 (unsigned long long)p->unit);
+        return -1;
+    }
+    return 0;
+}
+
 static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
                        progress *pg, char *errstr, size_t errstr_size)
 {
@@ -141,6 +251,7 @@ static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
+    lookahead la = {.st = st};
     while ((got = next_line(rd, &line, &len)) == 1) {
         lineno++;
         size_t k = 0;
@@ -148,25 +259,30 @@ static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
             k++;
         if (k == len)
             continue; /* blank lines carry no event */
-        hf_event e;
         events++;
-        if (hf_json_decode_event(dec, line, len, &e, why, sizeof(why)) != 0) {
-            hf_stream_count_invalid(st);
-            dead_letter(r->dead_letter, "line", lineno, why, line, len, &tmp);
-        } else {
-            e.source.topic = NULL;
-            e.source.partition = -1;
-            e.source.offset = (int64_t)lineno;
-            if (hf_stream_process(st, &e) != 0) {
-                snprintf(errstr, errstr_size, "out of memory at line %llu",
-                         (unsigned long long)lineno);
-                rc = -1;
-                break;
-            }
+        if (la.n == AHEAD && lookahead_apply(r, &la, "line", &tmp, errstr, errstr_size) != 0) {
+            rc = -1;
+            break;
+        }
+        pending *p = lookahead_slot(&la);
+        int taken = hf_json_decode_event(dec, line, len, &p->e, why, sizeof(why)) != 0
+                        ? lookahead_invalid(&la, p, lineno, why, line, len)
+                        : lookahead_event(&la, p, lineno);
+        if (taken != 0) {
+            snprintf(errstr, errstr_size, "out of memory at line %llu",
+                     (unsigned long long)lineno);
+            rc = -1;
+            break;
         }
         progress_tick(pg, events, rd->consumed);
     }
-    if (got < 0) {
+    while (rc == 0 && la.n > 0)
+        if (lookahead_apply(r, &la, "line", &tmp, errstr, errstr_size) != 0)
+            rc = -1;
+    lookahead_free(&la);
+    if (rc != 0) {
+        /* errstr says why */
+    } else if (got < 0) {
         snprintf(errstr, errstr_size, "out of memory reading line %llu",
                  (unsigned long long)lineno + 1);
         rc = -1;
@@ -191,34 +307,42 @@ static int replay_avro(const hf_file_replay *r, hf_stream *st, const char *path,
     hf_buf tmp = HF_BUF_INIT;
     uint64_t recno = 0;
     int rc = 0;
+    lookahead la = {.st = st};
     for (;;) {
-        hf_event e;
-        int got = hf_avro_file_next(af, &e, why, sizeof(why));
+        if (la.n == AHEAD &&
+            lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size) != 0) {
+            rc = -1;
+            break;
+        }
+        pending *p = lookahead_slot(&la);
+        int got = hf_avro_file_next(af, &p->e, why, sizeof(why));
         if (got == 0)
             break;
         recno++;
         if (got == -2) {
-            snprintf(errstr, errstr_size, "Avro file \"%s\" is corrupt at record %llu: %s",
-                     r->input, (unsigned long long)recno, why);
+            /* Apply what came before, then stop. */
+            while (rc == 0 && la.n > 0)
+                rc = lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size);
+            if (rc == 0)
+                snprintf(errstr, errstr_size, "Avro file \"%s\" is corrupt at record %llu: %s",
+                         r->input, (unsigned long long)recno, why);
             rc = -1;
             break;
         }
-        if (got == -1) {
-            hf_stream_count_invalid(st);
-            dead_letter(r->dead_letter, "record", recno, why, NULL, 0, &tmp);
-        } else {
-            e.source.topic = NULL;
-            e.source.partition = -1;
-            e.source.offset = (int64_t)recno;
-            if (hf_stream_process(st, &e) != 0) {
-                snprintf(errstr, errstr_size, "out of memory at record %llu",
-                         (unsigned long long)recno);
-                rc = -1;
-                break;
-            }
+        int taken = got == -1 ? lookahead_invalid(&la, p, recno, why, NULL, 0)
+                              : lookahead_event(&la, p, recno);
+        if (taken != 0) {
+            snprintf(errstr, errstr_size, "out of memory at record %llu",
+                     (unsigned long long)recno);
+            rc = -1;
+            break;
         }
         progress_tick(pg, recno, 0);
     }
+    while (rc == 0 && la.n > 0)
+        if (lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size) != 0)
+            rc = -1;
+    lookahead_free(&la);
     hf_buf_free(&tmp);
     hf_avro_file_close(af);
     return rc;

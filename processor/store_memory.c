@@ -23,7 +23,18 @@ typedef struct expiry {
     int32_t due;
     uint32_t b;
     hf_customer *c;
+    uint64_t key; /* the id's first 8 bytes, big-endian: sorts without c */
 } expiry;
+
+#define EXPIRY_AHEAD 6 /* customers of a due day are prefetched this far ahead */
+
+static uint64_t id_key(const hf_customer *c)
+{
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        k = k << 8 | (i < c->id_len ? (uint8_t)c->id[i] : 0);
+    return k;
+}
 
 typedef struct bucket {
     expiry *v;
@@ -114,6 +125,44 @@ static int grow(hf_memstore *s)
     return 0;
 }
 
+/* A customer's out-of-line day and event-id arrays (c itself in cache). */
+static void prefetch_arrays(const hf_customer *c)
+{
+    if (c->days != c->inline_days) {
+        const char *p = (const char *)c->days, *end = (const char *)(c->days + c->ndays);
+        for (; p < end; p += 64)
+            __builtin_prefetch(p);
+    }
+    if (c->recent != c->inline_recent)
+        __builtin_prefetch(c->recent);
+}
+
+uint64_t hf_memstore_hash(const char *id, size_t len)
+{
+    return key_hash(id, len);
+}
+
+void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage)
+{
+    const slot *sl = &s->slots[(size_t)h & (s->cap - 1)];
+    if (stage == 0) {
+        __builtin_prefetch(sl);
+        return;
+    }
+    const hf_customer *c = sl->hash == h ? sl->c : NULL;
+    if (c == NULL)
+        return; /* absent, or further along its probe sequence */
+    if (stage == 1) {
+        /* The header and what follows it (flips, due days, the id): reading
+         * its size would wait for the very miss this hides. */
+        const char *p = (const char *)c;
+        for (size_t off = 0; off < sizeof(*c) + 64; off += 64)
+            __builtin_prefetch(p + off);
+        return;
+    }
+    prefetch_arrays(c);
+}
+
 hf_customer *hf_memstore_get(hf_memstore *s, const char *id, size_t len)
 {
     return s->slots[find_slot(s, key_hash(id, len), id, len)].c;
@@ -175,6 +224,8 @@ int hf_memstore_insert(hf_memstore *s, hf_customer *c)
 static int expiry_cmp(const void *pa, const void *pb)
 {
     const expiry *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
     if (a->c != b->c) {
         size_t n = a->c->id_len < b->c->id_len ? a->c->id_len : b->c->id_len;
         int r = memcmp(a->c->id, b->c->id, n);
@@ -241,7 +292,7 @@ void hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
     int64_t span = (int64_t)s->max_due - s->min_due + 1;
     if ((int64_t)s->ring_size < span && ring_grow(s, span) != 0)
         abort(); /* cannot keep the contract without the index */
-    if (bucket_push(&s->ring[(uint32_t)due & (s->ring_size - 1)], (expiry){due, b, c}) != 0)
+    if (bucket_push(&s->ring[(uint32_t)due & (s->ring_size - 1)], (expiry){due, b, c, id_key(c)}) != 0)
         abort();
     s->pending++;
 }
@@ -272,6 +323,14 @@ int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
 {
     for (;;) {
         while (s->batch_pos < s->batch_n) {
+            if (s->batch_pos + EXPIRY_AHEAD < s->batch_n) {
+                const hf_customer *next = s->batch[s->batch_pos + EXPIRY_AHEAD].c;
+                __builtin_prefetch(next);
+                __builtin_prefetch((const char *)next + 64);
+                __builtin_prefetch((const char *)next + 128);
+            }
+            if (s->batch_pos + EXPIRY_AHEAD / 2 < s->batch_n)
+                prefetch_arrays(s->batch[s->batch_pos + EXPIRY_AHEAD / 2].c);
             expiry x = s->batch[s->batch_pos++];
             if (x.c->due[x.b] != x.due)
                 continue; /* a duplicate entry, already taken */

@@ -20,6 +20,16 @@ hf_memstore *hf_memstore_new(uint32_t nbehaviours);
 void hf_memstore_destroy(hf_memstore *s); /* accepts NULL */
 
 hf_customer *hf_memstore_get(hf_memstore *s, const char *id, size_t len);
+
+/*
+ * Prefetching, for callers that see their next customers coming: a stream
+ * of random customers is bound by cache misses, not by work. h is
+ * hf_memstore_hash of the id; stage 0 fetches the customer's table slot,
+ * stage 1 (later: the slot is in cache by then) the customer, stage 2 (later
+ * still) its day and event-id arrays. Hints only: nothing changes.
+ */
+uint64_t hf_memstore_hash(const char *id, size_t len);
+void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage);
 /* Returns the customer, creating an empty one when absent (*created = 1). */
 hf_customer *hf_memstore_upsert(hf_memstore *s, const char *id, size_t len,
                                 int *created);
