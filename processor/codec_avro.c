@@ -4,15 +4,17 @@
  *
  * Datums are encoded here by hand: the binary encoding of our two records
  * is a few varints and strings, and writing it directly avoids filling an
- * avro-c generic value field by field. Decoding uses avro-c generic values
- * of the writer's schema, reused from datum to datum.
+ * avro-c generic value field by field. Decoding walks the datum against the
+ * writer's schema (check_datum) and then reads the event's fields straight
+ * from its bytes (fast_decode); the rare datum it does not know is decoded
+ * by avro-c generic values of the writer's schema.
  *
- * Container files are read with avro-c's file reader, whose 1.11.1 version
- * cannot open a file without blocks, ignores errors after a block and
- * reports the end of the file like any read error. So hf_avro_file_open
- * first walks the file's framing itself (header, block counts and sizes,
- * sync markers), and the reader then reads exactly the records of the
- * intact blocks.
+ * Container files: avro-c's 1.11.1 file reader cannot open a file without
+ * blocks, ignores errors after a block and reports the end of the file like
+ * any read error. So hf_avro_file_open first walks the file's framing itself
+ * (header, block counts and sizes, sync markers); then the records of the
+ * intact blocks are read here (null codec) or by avro-c's reader (deflate
+ * and the other codecs).
  */
 #define _GNU_SOURCE /* fopencookie */
 #include "codec_avro.h"
@@ -132,6 +134,7 @@ struct hf_avro_event_reader {
     avro_value_t value;  /* the last datum; events point into it */
     avro_reader_t mem;
     int index[F_COUNT];  /* field index in the writer's record, or -1 */
+    int *field_of;       /* [writer field] F_* it maps to, or -1 */
 };
 
 static const char *type_name(avro_schema_t s)
@@ -225,6 +228,18 @@ hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
             return NULL;
         }
     }
+    size_t nfields = avro_schema_record_size(writer);
+    r->field_of = malloc((nfields > 0 ? nfields : 1) * sizeof(*r->field_of));
+    if (r->field_of == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < nfields; i++)
+        r->field_of[i] = -1;
+    for (int f = 0; f < F_COUNT; f++)
+        if (r->index[f] >= 0)
+            r->field_of[r->index[f]] = f;
     r->schema = avro_schema_incref(writer);
     r->iface = avro_generic_class_from_schema(writer);
     if (r->iface == NULL ||
@@ -235,6 +250,7 @@ hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
         if (r->iface)
             avro_value_iface_decref(r->iface);
         avro_schema_decref(r->schema);
+        free(r->field_of);
         free(r);
         return NULL;
     }
@@ -256,6 +272,7 @@ void hf_avro_event_reader_destroy(hf_avro_event_reader *r)
     avro_value_decref(&r->value);
     avro_value_iface_decref(r->iface);
     avro_schema_decref(r->schema);
+    free(r->field_of);
     free(r);
 }
 
@@ -316,37 +333,48 @@ static void event_init(hf_event *e)
     e->source.partition = -1;
 }
 
-/* Maps a decoded record of the writer's schema into e and validates it. */
-static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
-                      const hf_event_type *fixed, hf_event *e, char *errstr,
-                      size_t errstr_size)
+/* One event field of a datum, however it was decoded. */
+typedef struct fval {
+    int absent;        /* null, or not in the writer's schema */
+    avro_type_t type;  /* of the (non-null) value */
+    const char *s;     /* AVRO_STRING: the bytes; AVRO_ENUM: the symbol */
+    size_t n;
+    int64_t i;         /* AVRO_INT32, AVRO_INT64 */
+} fval;
+
+static void fval_string(const fval *v, const char **s, size_t *n)
 {
-    avro_value_t v[F_COUNT];
-    int absent[F_COUNT];
+    *s = v->type == AVRO_STRING ? v->s : "";
+    *n = v->type == AVRO_STRING ? v->n : 0;
+}
+
+static int64_t fval_integer(const fval *v)
+{
+    return v->type == AVRO_INT32 || v->type == AVRO_INT64 ? v->i : 0;
+}
+
+/* Makes e of the fields of a record and validates it. */
+static int build_event(const fval *v, const hf_event_type *fixed, hf_event *e,
+                       char *errstr, size_t errstr_size)
+{
     event_init(e);
-    for (int f = 0; f < F_COUNT; f++) {
-        absent[f] = field_value(r, rec, f, &v[f]);
-        if (absent[f] && rules[f].required && !(f == F_TYPE && fixed != NULL)) {
+    for (int f = 0; f < F_COUNT; f++)
+        if (v[f].absent && rules[f].required && !(f == F_TYPE && fixed != NULL)) {
             snprintf(errstr, errstr_size, "missing field: %s", rules[f].name);
             return -1;
         }
-    }
-    get_string(&v[F_EVENT_ID], &e->event_id, &e->event_id_len);
+    fval_string(&v[F_EVENT_ID], &e->event_id, &e->event_id_len);
 
     const char *s;
     size_t n;
     if (fixed != NULL) {
         e->type = *fixed;
     } else {
-        if (avro_value_get_type(&v[F_TYPE]) == AVRO_ENUM) {
-            int sym = 0;
-            avro_value_get_enum(&v[F_TYPE], &sym);
-            s = avro_schema_enum_get(avro_value_get_schema(&v[F_TYPE]), sym);
-            if (s == NULL)
-                s = "";
-            n = strlen(s);
+        if (v[F_TYPE].type == AVRO_ENUM) {
+            s = v[F_TYPE].s;
+            n = v[F_TYPE].n;
         } else {
-            get_string(&v[F_TYPE], &s, &n);
+            fval_string(&v[F_TYPE], &s, &n);
         }
         if (hf_event_type_parse(s, n, &e->type) != 0) {
             err_value(errstr, errstr_size,
@@ -355,23 +383,23 @@ static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
         }
     }
 
-    get_string(&v[F_CUSTOMER_ID], &e->customer_id, &e->customer_id_len);
-    if (!absent[F_ORDER_ID])
-        get_string(&v[F_ORDER_ID], &e->order_id, &e->order_id_len);
+    fval_string(&v[F_CUSTOMER_ID], &e->customer_id, &e->customer_id_len);
+    if (!v[F_ORDER_ID].absent)
+        fval_string(&v[F_ORDER_ID], &e->order_id, &e->order_id_len);
 
-    if (avro_value_get_type(&v[F_EVENT_TIME]) == AVRO_STRING) {
-        get_string(&v[F_EVENT_TIME], &s, &n);
+    if (v[F_EVENT_TIME].type == AVRO_STRING) {
+        fval_string(&v[F_EVENT_TIME], &s, &n);
         if (hf_parse_rfc3339(s, n, &e->event_time) != 0) {
             err_value(errstr, errstr_size,
                       "field event_time: not an RFC 3339 timestamp: ", s, n);
             return -1;
         }
     } else {
-        e->event_time = get_integer(&v[F_EVENT_TIME]);
+        e->event_time = fval_integer(&v[F_EVENT_TIME]);
     }
-    e->amount_minor = get_integer(&v[F_AMOUNT_MINOR]);
-    if (!absent[F_CURRENCY]) {
-        get_string(&v[F_CURRENCY], &s, &n);
+    e->amount_minor = fval_integer(&v[F_AMOUNT_MINOR]);
+    if (!v[F_CURRENCY].absent) {
+        fval_string(&v[F_CURRENCY], &s, &n);
         if (n >= sizeof(e->currency)) {
             err_value(errstr, errstr_size,
                       "field currency: longer than 3 bytes: ", s, n);
@@ -380,8 +408,40 @@ static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
         memcpy(e->currency, s, n);
         e->currency[n] = '\0';
     }
-    e->items = get_integer(&v[F_ITEMS]);
+    e->items = fval_integer(&v[F_ITEMS]);
     return hf_event_validate(e, errstr, errstr_size);
+}
+
+/* Maps a record decoded by avro-c into e and validates it. */
+static int map_record(hf_avro_event_reader *r, avro_value_t *rec,
+                      const hf_event_type *fixed, hf_event *e, char *errstr,
+                      size_t errstr_size)
+{
+    fval v[F_COUNT];
+    for (int f = 0; f < F_COUNT; f++) {
+        avro_value_t x;
+        memset(&v[f], 0, sizeof(v[f]));
+        v[f].absent = field_value(r, rec, f, &x);
+        v[f].type = v[f].absent ? AVRO_NULL : avro_value_get_type(&x);
+        if (v[f].absent)
+            continue;
+        if (v[f].type == AVRO_ENUM) {
+            int sym = 0;
+            avro_value_get_enum(&x, &sym);
+            avro_schema_t es = avro_value_get_schema(&x);
+            /* avro-c reads any index; its symbol lookup does not check it */
+            v[f].s = sym >= 0 && sym < avro_schema_enum_number_of_symbols(es)
+                         ? avro_schema_enum_get(es, sym) : NULL;
+            if (v[f].s == NULL)
+                v[f].s = "";
+            v[f].n = strlen(v[f].s);
+        } else if (v[f].type == AVRO_STRING) {
+            get_string(&x, &v[f].s, &v[f].n);
+        } else {
+            v[f].i = get_integer(&x);
+        }
+    }
+    return build_event(v, fixed, e, errstr, errstr_size);
 }
 
 /*--- Checking a datum before avro-c reads it -------------------------------*/
@@ -496,6 +556,93 @@ static int check_datum(avro_schema_t s, cursor *c, int depth)
     }
 }
 
+/*--- Decoding without avro-c ---------------------------------------------*/
+
+/*
+ * avro-c's generic values allocate every string they read and free it on
+ * the next read: most of the cost of a small record. A datum already
+ * checked by check_datum is decoded here instead, straight from its bytes,
+ * with the same field mapping (build_event); strings point into the datum.
+ * Anything unusual (an enum index or int out of range, a type the event
+ * fields never have) is left to avro-c, so that both give the same answer.
+ */
+
+static avro_schema_t resolve_link(avro_schema_t s)
+{
+    for (int i = 0; i < 32 && avro_typeof(s) == AVRO_LINK; i++)
+        s = avro_schema_link_target(s);
+    return s;
+}
+
+/* One field value into v; 0, or -1: not for this decoder. */
+static int fast_value(avro_schema_t s, cursor *c, fval *v)
+{
+    int64_t x;
+    s = resolve_link(s);
+    if (avro_typeof(s) == AVRO_UNION) {
+        if (skip_long(c, &x) != 0 || x < 0 || (size_t)x >= avro_schema_union_size(s))
+            return -1;
+        s = resolve_link(avro_schema_union_branch(s, (int)x));
+    }
+    v->type = avro_typeof(s);
+    switch (v->type) {
+    case AVRO_NULL:
+        v->absent = 1;
+        return 0;
+    case AVRO_STRING:
+        if (skip_long(c, &x) != 0 || x < 0 || (uint64_t)x > c->left)
+            return -1;
+        v->s = (const char *)c->p;
+        v->n = (size_t)x;
+        c->p += x;
+        c->left -= (size_t)x;
+        return 0;
+    case AVRO_INT32:
+    case AVRO_INT64:
+        if (skip_long(c, &x) != 0 || (v->type == AVRO_INT32 && (x < INT32_MIN || x > INT32_MAX)))
+            return -1;
+        v->i = x;
+        return 0;
+    case AVRO_ENUM:
+        if (skip_long(c, &x) != 0 || x < 0 || x >= avro_schema_enum_number_of_symbols(s))
+            return -1;
+        v->s = avro_schema_enum_get(s, (int)x);
+        if (v->s == NULL)
+            return -1;
+        v->n = strlen(v->s);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/*
+ * Decodes the datum at c (checked already) into e; returns 1 with *rc the
+ * outcome, the cursor past the datum, or 0 when avro-c must decode it.
+ */
+static int fast_decode(hf_avro_event_reader *r, cursor *c, const hf_event_type *fixed,
+                       hf_event *e, int *rc, char *errstr, size_t errstr_size)
+{
+    fval v[F_COUNT];
+    for (int f = 0; f < F_COUNT; f++)
+        v[f] = (fval){.absent = 1, .type = AVRO_NULL};
+    size_t nfields = avro_schema_record_size(r->schema);
+    for (size_t i = 0; i < nfields; i++) {
+        avro_schema_t fs = avro_schema_record_field_get_by_index(r->schema, (int)i);
+        int f = r->field_of[i];
+        if (f < 0) {
+            if (check_datum(fs, c, 1) != 0)
+                return 0;
+        } else {
+            v[f].absent = 0;
+            if (fast_value(fs, c, &v[f]) != 0)
+                return 0;
+        }
+    }
+    *rc = build_event(v, fixed, e, errstr, errstr_size);
+    return 1;
+}
+
 int hf_avro_event_decode(hf_avro_event_reader *r, const void *buf,
                          size_t len, hf_event *e, char *errstr,
                          size_t errstr_size)
@@ -517,6 +664,10 @@ int hf_avro_event_decode_as(hf_avro_event_reader *r, const void *buf,
                  "invalid Avro datum: it ends before the lengths it declares (%zu bytes)", len);
         return -1;
     }
+    int rc;
+    cursor again = {buf, len};
+    if (fast_decode(r, &again, fixed, e, &rc, errstr, errstr_size))
+        return rc;
     avro_reader_memory_set_source(r->mem, buf, (int64_t)len);
     avro_set_error("no details"); /* avro-c appends to its last error */
     if (avro_value_read(r->mem, &r->value) != 0) {
@@ -543,6 +694,12 @@ struct hf_avro_file {
     int64_t read;            /* records read so far */
     int failed;              /* -2 was returned: nothing more to read */
     char corrupt[256];       /* why the intact part ends early, or "" */
+    /* null codec: the blocks are read here, not by avro-c */
+    FILE *fp;
+    uint8_t *block;
+    size_t block_cap;
+    cursor cur;              /* in block */
+    int64_t block_left;      /* records left in block */
 };
 
 static int read_exact(FILE *fp, void *p, size_t n)
@@ -754,12 +911,19 @@ hf_avro_file *hf_avro_file_open(const char *path, char *errstr,
         snprintf(errstr, errstr_size, "%s: %s", path, why);
         goto fail;
     }
+    off_t data_start = ftello(fp);
     scan_blocks(fp, st.st_size, sync, codec_null, f);
-    fclose(fp);
-    fp = NULL;
+    if (codec_null && data_start >= 0 && fseeko(fp, data_start, SEEK_SET) == 0) {
+        /* Checked block by block already: read them here (fast_decode). */
+        f->fp = fp;
+        fp = NULL;
+    } else {
+        fclose(fp);
+        fp = NULL;
+    }
     /* avro-c reads the header and the first block on open: only open it
      * when there is an intact block */
-    if (f->records > 0) {
+    if (f->records > 0 && f->fp == NULL) {
         int rc = avro_file_reader(path, &f->fr);
         if (rc != 0) {
             f->fr = NULL;
@@ -782,6 +946,62 @@ fail:
     return NULL;
 }
 
+/* The next block of a null-codec file (checked on open) into f->block. */
+static int next_block(hf_avro_file *f)
+{
+    int64_t count, size;
+    char marker[16];
+    if (read_long(f->fp, &count, NULL) != 0 || read_long(f->fp, &size, NULL) != 0 ||
+        count <= 0 || size < 0)
+        return -1;
+    if ((size_t)size > f->block_cap) {
+        uint8_t *b = realloc(f->block, (size_t)size);
+        if (b == NULL)
+            return -1;
+        f->block = b;
+        f->block_cap = (size_t)size;
+    }
+    if (read_exact(f->fp, f->block, (size_t)size) != 0 || read_exact(f->fp, marker, 16) != 0)
+        return -1;
+    f->cur = (cursor){f->block, (size_t)size};
+    f->block_left = count;
+    return 0;
+}
+
+/* hf_avro_file_next of a null-codec file: its datums decoded here. */
+static int next_raw(hf_avro_file *f, hf_event *e, char *errstr, size_t errstr_size)
+{
+    if (f->block_left == 0 && next_block(f) != 0) {
+        snprintf(f->corrupt, sizeof(f->corrupt), "corrupt Avro file: record %lld: %s",
+                 (long long)f->read, ferror(f->fp) ? strerror(errno) : "changed while read");
+        f->failed = 1;
+        event_init(e);
+        snprintf(errstr, errstr_size, "%s", f->corrupt);
+        return -2;
+    }
+    f->block_left--;
+    const uint8_t *start = f->cur.p;
+    int rc;
+    if (!fast_decode(f->r, &f->cur, NULL, e, &rc, errstr, errstr_size)) {
+        cursor end = {start, f->cur.left + (size_t)(f->cur.p - start)};
+        if (check_datum(f->r->schema, &end, 0) != 0) { /* checked on open */
+            snprintf(f->corrupt, sizeof(f->corrupt),
+                     "corrupt Avro file: record %lld: changed while read", (long long)f->read);
+            f->failed = 1;
+            event_init(e);
+            snprintf(errstr, errstr_size, "%s", f->corrupt);
+            return -2;
+        }
+        f->cur = end;
+        rc = hf_avro_event_decode(f->r, start, (size_t)(end.p - start), e, errstr,
+                                  errstr_size);
+    }
+    e->source.topic = NULL;
+    e->source.partition = -1;
+    e->source.offset = f->read;
+    return rc == 0 ? 1 : -1;
+}
+
 int hf_avro_file_next(hf_avro_file *f, hf_event *e, char *errstr,
                       size_t errstr_size)
 {
@@ -794,6 +1014,8 @@ int hf_avro_file_next(hf_avro_file *f, hf_event *e, char *errstr,
         return -2;
     }
     f->read++;
+    if (f->fp != NULL)
+        return next_raw(f, e, errstr, errstr_size);
     if (avro_file_reader_read_value(f->fr, &f->r->value) != 0) {
         snprintf(f->corrupt, sizeof(f->corrupt),
                  "corrupt Avro file: record %lld: %s", (long long)f->read,
@@ -821,6 +1043,9 @@ void hf_avro_file_close(hf_avro_file *f)
         return;
     if (f->fr)
         avro_file_reader_close(f->fr);
+    if (f->fp)
+        fclose(f->fp);
+    free(f->block);
     hf_avro_event_reader_destroy(f->r);
     free(f->path);
     free(f);
