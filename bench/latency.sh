@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/latency.sh — latency from an event's produce to its signal being
+# visible to a read_committed consumer, for `hirefire run` with Redis state
+# and exactly_once, at half the maximum rate.
+#
+#   bench/latency.sh [--seconds N] [--max-events N] [--rate N] [--partitions N] [--bin PATH]
+#
+# Starts a throwaway Kafka broker (scripts/kafka) and redis-server
+# (scripts/redis) in a temporary directory. First the maximum rate: --max-events
+# events (default 500,000) loaded with `hirefire gen --topic`, then one timed
+# `hirefire run` over them. Then, on fresh topics, `hirefire run` runs live
+# while `hirefire gen --topic --rate R` produces for --seconds (default 20) at
+# R = half that maximum, and `kcat -C -X isolation.level=read_committed -u`
+# reads the signals topic; each line is stamped with the wall time it arrived.
+# A signal's latency is its arrival time minus the Kafka timestamp of the
+# event that triggered it (the producer's create time; the signal names the
+# event's partition and offset). Signals caused by expiries have no trigger
+# and are not counted. Prints p50, p90, p99 and the maximum (target: p99 <
+# 300 ms). --rate N skips the maximum and produces at N events/s. Figures only; everything started is stopped on exit, error or
+# Ctrl-C.
+#
+# Environment: HIREFIRE (binary; default build/hirefire, or --bin), TMPDIR,
+# HF_LATENCY_FETCH_WAIT_MS (the measuring consumer's fetch.wait.max.ms, 500).
+# Needs: scripts/kafka's needs (java 17+, kcat, python3), redis-server.
+set -euo pipefail
+shopt -s inherit_errexit
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+seconds=20
+max_events=500000
+partitions=8
+fixed_rate=0
+consumer_wait=${HF_LATENCY_FETCH_WAIT_MS:-500}
+bin=${HIREFIRE:-$repo/build/hirefire}
+
+die() { echo "bench/latency.sh: $*" >&2; exit 1; }
+note() { echo "bench/latency.sh: $*" >&2; }
+usage() { sed -n '5{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit 2; }
+posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --seconds) posint "$1" "${2:-}"; seconds=$2; shift 2 ;;
+    --max-events) posint "$1" "${2:-}"; max_events=$2; shift 2 ;;
+    --rate) posint "$1" "${2:-}"; fixed_rate=$2; shift 2 ;;
+    --partitions) posint "$1" "${2:-}"; partitions=$2; shift 2 ;;
+    --bin) bin=${2:?--bin needs a path}; shift 2 ;;
+    -h|--help) usage ;;
+    *) note "unknown argument '$1'"; usage ;;
+  esac
+done
+[[ -x "$bin" ]] || die "$bin is not an executable (build it, or give --bin / HIREFIRE)"
+command -v kcat >/dev/null || die "kcat not found (Debian: apt-get install kcat)"
+command -v redis-server >/dev/null || die "redis-server not found (Debian: apt-get install redis-server)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hirefire-bench-latency.XXXXXX")
+pids=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  "$repo/scripts/redis" stop --dir "$work/redis" >/dev/null 2>&1 || true
+  "$repo/scripts/kafka" stop --dir "$work/kafka" >/dev/null 2>&1 || true
+  rm -rf -- "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+note "starting a Kafka broker and redis-server in $work"
+"$repo/scripts/kafka" start --dir "$work/kafka" --watch $$ >/dev/null
+"$repo/scripts/redis" start --dir "$work/redis" --watch $$ >/dev/null
+KAFKA_BOOTSTRAP="" REDIS_URL=""
+# shellcheck disable=SC1091
+. "$work/kafka/env"
+# shellcheck disable=SC1091
+. "$work/redis/env"
+"$repo/scripts/kafka" topic --dir "$work/kafka" lat.max "$partitions" lat.events "$partitions" \
+  lat.signals "$partitions" lat.dead 1 2>"$work/topics.log" ||
+  { cat "$work/topics.log" >&2; die "creating the topics failed"; }
+
+# config INPUT GROUP: a configuration for `hirefire run` on INPUT.
+config() {
+  {
+    grep -E '^behaviour\.' "$repo/config/hirefire.properties" || true
+    echo "input.topics=$1"
+    echo "input.format=json"
+    echo "output.topic=lat.signals"
+    echo "output.format=json"
+    echo "dead_letter.topic=lat.dead"
+    echo "store.backend=redis"
+    echo "redis.url=$REDIS_URL"
+    echo "processing.guarantee=exactly_once"
+    echo "kafka.bootstrap.servers=$KAFKA_BOOTSTRAP"
+    echo "kafka.group.id=$2"
+    echo "http.listen="
+  } >"$work/$2.properties"
+  echo "$work/$2.properties"
+}
+
+# --- the maximum rate -------------------------------------------------------------
+
+if [[ $fixed_rate -gt 0 ]]; then
+  rate=$fixed_rate max_rate=0
+else
+  note "maximum rate: loading $max_events events into lat.max"
+  "$bin" gen -q --events "$max_events" --customers $((max_events / 10)) --seed 7 \
+    --topic lat.max --brokers "$KAFKA_BOOTSTRAP" --format json 2>"$work/gen-max.log" ||
+    { cat "$work/gen-max.log" >&2; die "hirefire gen failed"; }
+  note "maximum rate: hirefire run over them"
+  t0=$EPOCHREALTIME
+  "$bin" run -c "$(config lat.max lat-max)" -X output.topic=lat.dead --max-idle-ms 2000 \
+    2>"$work/run-max.log" || { tail -n 20 "$work/run-max.log" >&2; die "hirefire run failed"; }
+  t1=$EPOCHREALTIME
+  max_rate=$(awk -v n="$max_events" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a - 2) }')
+  rate=$((max_rate / 2))
+fi
+[[ $rate -gt 0 ]] || die "could not measure the maximum rate"
+
+# --- latency at half of it ----------------------------------------------------------
+
+note "latency: $seconds s at $rate events/s (maximum measured: $max_rate)"
+cat >"$work/stamp.py" <<'PY'
+import signal, subprocess, sys, time
+# Runs the consumer given as arguments and writes its lines, each prefixed
+# with the wall time (ms) it arrived, to sys.argv[1].
+kcat = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, text=True)
+signal.signal(signal.SIGTERM, lambda *_: (kcat.terminate(), sys.exit(0)))
+with open(sys.argv[1], "w", buffering=1) as out:
+    for line in kcat.stdout:
+        out.write(f"{time.time() * 1000:.3f} {line}")
+PY
+python3 "$work/stamp.py" "$work/arrivals" kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.signals -u -q \
+  -X isolation.level=read_committed -X fetch.wait.max.ms="$consumer_wait" -o beginning -f '%s\n' \
+  2>"$work/kcat.log" &
+pids+=($!)
+"$bin" run -c "$(config lat.events lat-live)" 2>"$work/run-live.log" &
+run_pid=$!
+pids+=("$run_pid")
+for _ in $(seq 100); do
+  grep -q "assigned lat.events" "$work/run-live.log" 2>/dev/null && break
+  sleep 0.1
+done
+"$bin" gen -q --events $((rate * seconds)) --customers $((rate * seconds / 10 + 1)) --seed 8 \
+  --rate "$rate" --topic lat.events --brokers "$KAFKA_BOOTSTRAP" --format json \
+  2>"$work/gen-live.log" || { cat "$work/gen-live.log" >&2; die "hirefire gen failed"; }
+sleep 3
+kill -TERM "$run_pid"
+wait "$run_pid" || { tail -n 20 "$work/run-live.log" >&2; die "hirefire run failed"; }
+sleep 1
+kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.events -e -q -o beginning -f '%p %o %T\n' \
+  >"$work/events" 2>>"$work/kcat.log"
+
+python3 - "$work/events" "$work/arrivals" "$rate" "$max_rate" <<'PY'
+import json, sys
+created = {}
+with open(sys.argv[1]) as f:
+    for line in f:
+        p, o, t = line.split()
+        created[(int(p), int(o))] = int(t)
+lat = []
+with open(sys.argv[2]) as f:
+    for line in f:
+        at, payload = line.split(" ", 1)
+        trig = json.loads(payload).get("trigger")
+        if trig and trig.get("topic") == "lat.events" and "partition" in trig:
+            t = created.get((trig["partition"], trig["offset"]))
+            if t is not None:
+                lat.append(float(at) - t)
+if not lat:
+    sys.exit("bench/latency.sh: no signal could be matched to its event")
+lat.sort()
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+rate, top = int(sys.argv[3]), int(sys.argv[4])
+print(f"Latency, produce to visible (read_committed), hirefire run with Redis and exactly_once:")
+half = f"half of {top:,}" if top else "given rate"
+print(f"  at {rate:,} events/s ({half}): p50 {pick(0.5):.0f} ms  p90 {pick(0.9):.0f} ms"
+      f"  p99 {pick(0.99):.0f} ms  max {lat[-1]:.0f} ms  ({len(lat):,} signals)"
+      f"   target p99 < 300 ms")
+PY
