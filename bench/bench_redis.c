@@ -10,7 +10,8 @@
  * customers/s for commits and for the load, the mean commit latency, and
  * Redis' used_memory growth per customer (target: <= 64 bytes).
  *
- * Usage: bench_redis [--customers N] [--batch N] [--url redis://HOST:PORT]
+ * Usage: bench_redis [--customers N] [--batch N] [--buckets N] [--url redis://HOST:PORT]
+ * (--buckets: redis.buckets, the partition's customer hashes; default 1024)
  * Defaults: 100,000 customers, batches of 1,000, and a throwaway
  * redis-server started with scripts/redis in a temporary directory.
  */
@@ -73,7 +74,7 @@ static int run_script(const char *args, char *last, size_t n)
 int main(int argc, char **argv)
 {
     long n = 100000, batch = 1000;
-    const char *url = NULL;
+    const char *url = NULL, *buckets = "1024";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--customers") == 0 && i + 1 < argc)
             n = atol(argv[++i]);
@@ -81,8 +82,11 @@ int main(int argc, char **argv)
             batch = atol(argv[++i]);
         else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
             url = argv[++i];
+        else if (strcmp(argv[i], "--buckets") == 0 && i + 1 < argc)
+            buckets = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_redis [--customers N] [--batch N] [--url URL]\n");
+            fprintf(stderr, "usage: bench_redis [--customers N] [--batch N] [--buckets N] "
+                    "[--url URL]\n");
             return 2;
         }
     }
@@ -129,6 +133,8 @@ int main(int argc, char **argv)
     hf_engine_init(&eng, beh, 2);
     if (hf_config_init(&cfg) != 0 || b == NULL || cs == NULL ||
         hf_config_set(&cfg, "redis.url", url, HF_ORIGIN_FLAG, NULL, err, sizeof(err)) != 0 ||
+        hf_config_set(&cfg, "redis.buckets", buckets, HF_ORIGIN_FLAG, NULL, err,
+                      sizeof(err)) != 0 ||
         (r = hf_redis_open(&cfg, err, sizeof(err))) == NULL ||
         hf_redis_acquire(r, "bench", 0, &part, err, sizeof(err)) != HF_REDIS_OK) {
         fprintf(stderr, "bench_redis: %s\n", err);
