@@ -209,6 +209,11 @@ int hf_cmd_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A write to a closed Redis connection (hiredis does not ask for
+     * MSG_NOSIGNAL) must fail with EPIPE, not kill the process: the store
+     * then sees the outage and waits it out. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 
     double started = now_s();
     int rc = hf_pipeline_run(p, err, sizeof(err)) == 0 ? 0 : 1;

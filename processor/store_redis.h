@@ -263,7 +263,9 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
  * fail with HF_REDIS_ERROR meanwhile). HF_REDIS_UNAVAILABLE from either
  * means the batch may or may not be in Redis (connection lost, or the
  * script must be loaded again): commit it again with hf_redis_commit, which
- * recognises a batch that Redis applied.
+ * recognises a batch that Redis applied. hiredis writes without
+ * MSG_NOSIGNAL: a process that pipelines must ignore SIGPIPE, or a second
+ * write to a server that went away kills it.
  */
 hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part,
                                      hf_redis_batch *b, char *errstr,

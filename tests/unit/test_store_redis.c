@@ -8,6 +8,7 @@
  * and Redis memory per customer (printed; asserted below a generous bound).
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1128,6 +1129,48 @@ static void test_restart_unavailable_then_recovers(void **state)
     server_stop(&own, 0);
 }
 
+/* Pipelined commits to a server that went away: UNAVAILABLE, then a retry
+ * commits once the server is back (the process ignores SIGPIPE, as run does). */
+static void test_pipelined_commits_survive_a_restart(void **state)
+{
+    (void)state;
+    server own = {{0}, 0};
+    server_start(&own, "--aof");
+    hf_redis *r = open_port(own.port);
+    hf_redis_part *p1 = acquire(r, "g", 12), *p2 = acquire(r, "g", 13);
+    hf_customer *c1 = customer("c1", 1, 2, 2), *c2 = customer("c2", 1, 2, 2);
+    hf_redis_batch *b1 = one_batch(r, p1, c1, 1), *b2 = one_batch(r, p2, c2, 1);
+    char err[512] = "";
+    commit_ok(r, p1, b1); /* loads the script */
+    hf_redis_batch_destroy(b1);
+    b1 = one_batch(r, p1, c1, 2);
+    server_stop(&own, 1);
+    hf_redis_status s1 = hf_redis_commit_send(r, p1, b1, err, sizeof(err));
+    hf_redis_status s2 = s1 == HF_REDIS_OK ? hf_redis_commit_send(r, p2, b2, err, sizeof(err))
+                                           : s1;
+    if (s1 == HF_REDIS_OK)
+        s1 = hf_redis_commit_wait(r, p1, b1, err, sizeof(err));
+    if (s2 == HF_REDIS_OK)
+        s2 = hf_redis_commit_wait(r, p2, b2, err, sizeof(err));
+    assert_int_equal(s1, HF_REDIS_UNAVAILABLE);
+    assert_int_equal(s2, HF_REDIS_UNAVAILABLE);
+
+    server_start(&own, "");
+    commit_ok(r, p1, b1);
+    commit_ok(r, p2, b2);
+    assert_int_equal(p1->batch, 2);
+    assert_int_equal(p2->batch, 1);
+
+    hf_redis_batch_destroy(b1);
+    hf_redis_batch_destroy(b2);
+    hf_customer_destroy(c1);
+    hf_customer_destroy(c2);
+    hf_redis_part_destroy(p1);
+    hf_redis_part_destroy(p2);
+    hf_redis_close(r);
+    server_stop(&own, 0);
+}
+
 /*--- Discovery ----------------------------------------------------------*/
 
 static void test_partitions_of_a_group(void **state)
@@ -1242,8 +1285,10 @@ int main(void)
         cmocka_unit_test(test_large_batch_in_one_bucket),
         cmocka_unit_test(test_noscript_recovery),
         cmocka_unit_test(test_restart_unavailable_then_recovers),
+        cmocka_unit_test(test_pipelined_commits_survive_a_restart),
         cmocka_unit_test(test_partitions_of_a_group),
         cmocka_unit_test(test_memory_per_customer),
     };
+    signal(SIGPIPE, SIG_IGN); /* as hirefire run does */
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
