@@ -280,6 +280,7 @@ struct hf_pipeline {
     /* store.backend=redis */
     hf_redis *redis;
     int eos;                 /* processing.guarantee=exactly_once */
+    char txn_id[512];        /* the producer's transactional.id */
     const char *group;
     slot **sent, **sync;     /* streams of the batch: commits sent, commits to retry */
     hf_buf env;
@@ -298,6 +299,7 @@ static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len);
 static int mark_dirty(slot *s, const char *id, size_t len);
 static int stopping(const hf_pipeline *p);
 static void checkpoints_commit(hf_pipeline *p);
+static int producer_renew(hf_pipeline *p, const char *why);
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
 {
@@ -506,6 +508,11 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     hf_pipeline *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL && rk == p->producer && p->eos) {
+        /* The transaction calls report it too; publish() renews the producer. */
+        hf_log_warn("kafka", "%s: fatal error: %s", rd_kafka_name(rk), reason);
+        return;
+    }
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
@@ -1193,8 +1200,9 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
             return 1;
         }
         if (ts != HF_EOS_TXN_OK) {
-            fail(p, "Kafka transaction failed: %s", err);
-            return -1;
+            if (producer_renew(p, err) != 0)
+                return -1;
+            return 1; /* as aborted: the outboxes are republished */
         }
     } else {
         /* Delivery is retried by the producer (a broker restart): wait. */
@@ -1884,6 +1892,93 @@ static int output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
                                      &p->out_schema_id, errstr, errstr_size);
 }
 
+/*
+ * Creates the producer and the output topic handle; with exactly_once,
+ * initialises transactions (which fences a predecessor with our
+ * transactional.id). Returns 0, or -1 with errstr.
+ */
+static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    const hf_kafka_setting producer_settings[] = {
+        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
+        {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
+        {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
+        /* only with exactly_once: */
+        {"transaction.timeout.ms", TXN_TIMEOUT_MS, HF_KAFKA_DEFAULT, NULL},
+        {"transactional.id", p->txn_id, HF_KAFKA_DEFAULT, NULL},
+    };
+    size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) -
+                       (p->eos ? 0 : 2);
+    char why[512];
+    rd_kafka_conf_t *conf =
+        hf_kafka_conf_new(p->cfg, producer_settings, nproducer, errstr, errstr_size);
+    if (conf == NULL)
+        return -1;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (p->producer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the Kafka producer: %s", why);
+        return -1;
+    }
+    p->out_rkt = rd_kafka_topic_new(p->producer, p->cfg->output_topic, NULL);
+    if (p->out_rkt == NULL) {
+        snprintf(errstr, errstr_size, "output.topic \"%s\": %s", p->cfg->output_topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    if (p->eos) {
+        rd_kafka_error_t *error =
+            rd_kafka_init_transactions(p->producer, (int)METADATA_TIMEOUT_MS * 3);
+        if (error != NULL) {
+            snprintf(errstr, errstr_size, "cannot initialise Kafka transactions: %s",
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void producer_close(hf_pipeline *p)
+{
+    if (p->out_rkt != NULL)
+        rd_kafka_topic_destroy(p->out_rkt);
+    p->out_rkt = NULL;
+    if (p->producer != NULL)
+        rd_kafka_destroy(p->producer);
+    p->producer = NULL;
+}
+
+/*
+ * After a fatal transactional error (e.g. the coordinator aborted a
+ * transaction that outlived transaction.timeout.ms while the broker was
+ * down, and fenced this producer): a new producer with the same
+ * transactional.id. What the dead one did not commit is in the outboxes.
+ * Returns 0, or -1 (failed).
+ */
+static int producer_renew(hf_pipeline *p, const char *why)
+{
+    char err[512];
+    hf_log_warn("pipeline", "the Kafka producer cannot go on (%s): starting a new one; "
+                "the outboxes in Redis are published again", why);
+    rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    producer_close(p);
+    for (int attempt = 1;; attempt++) {
+        if (producer_open(p, err, sizeof(err)) == 0)
+            return 0;
+        producer_close(p);
+        if (attempt == 5 || stopping(p)) {
+            fail(p, "%s", err);
+            return -1;
+        }
+        hf_log_warn("pipeline", "%s: retrying", err);
+        sleep_ms(BACKOFF_MAX_MS);
+    }
+}
+
 hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
                              const hf_pipeline_opts *opts, char *errstr,
                              size_t errstr_size)
@@ -1968,24 +2063,13 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     char host[256] = "hirefire-run";
     if (inst == NULL && gethostname(host, sizeof(host) - 1) == 0)
         host[sizeof(host) - 1] = '\0';
-    char txn_id[512];
-    snprintf(txn_id, sizeof(txn_id), "%s-%s", p->group, inst != NULL ? inst : host);
+    snprintf(p->txn_id, sizeof(p->txn_id), "%s-%s", p->group, inst != NULL ? inst : host);
     if (cfg->store_backend != HF_STORE_MEMORY) {
         p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
         p->redis = hf_redis_open(cfg, errstr, errstr_size);
         if (p->redis == NULL)
             goto error;
     }
-    const hf_kafka_setting producer_settings[] = {
-        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
-        {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
-        {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
-        /* only with exactly_once: */
-        {"transaction.timeout.ms", TXN_TIMEOUT_MS, HF_KAFKA_DEFAULT, NULL},
-        {"transactional.id", txn_id, HF_KAFKA_DEFAULT, NULL},
-    };
-    size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) -
-                       (p->eos ? 0 : 2);
     char why[512];
     size_t skip = p->opts.metrics != NULL ? 0 : 1;
     rd_kafka_conf_t *conf = hf_kafka_conf_new(
@@ -2008,37 +2092,8 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     rd_kafka_poll_set_consumer(p->consumer);
     p->consumer_q = rd_kafka_queue_get_consumer(p->consumer);
 
-    conf = hf_kafka_conf_new(cfg, producer_settings, nproducer, errstr, errstr_size);
-    if (conf == NULL)
+    if (producer_open(p, errstr, errstr_size) != 0 || check_topics(p, errstr, errstr_size) != 0)
         goto error;
-    rd_kafka_conf_set_opaque(conf, p);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    if (p->producer == NULL) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(errstr, errstr_size, "cannot create the Kafka producer: %s", why);
-        goto error;
-    }
-    conf = NULL; /* owned by the producer */
-    p->out_rkt = rd_kafka_topic_new(p->producer, cfg->output_topic, NULL);
-    if (p->out_rkt == NULL) {
-        snprintf(errstr, errstr_size, "output.topic \"%s\": %s", cfg->output_topic,
-                 rd_kafka_err2str(rd_kafka_last_error()));
-        goto error;
-    }
-    if (check_topics(p, errstr, errstr_size) != 0)
-        goto error;
-    if (p->eos) {
-        rd_kafka_error_t *error =
-            rd_kafka_init_transactions(p->producer, (int)METADATA_TIMEOUT_MS * 3);
-        if (error != NULL) {
-            snprintf(errstr, errstr_size, "cannot initialise Kafka transactions: %s",
-                     rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-            goto error;
-        }
-    }
     if (p->redis != NULL)
         hf_log_info("pipeline", "state in Redis at %s (group %s), %s", hf_redis_address(p->redis),
                     p->group, p->eos ? "exactly once (transactional.id set)" : "at least once");
@@ -2066,6 +2121,10 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
         int t = m->rkt ? topic_index(p, rd_kafka_topic_name(m->rkt)) : -1;
         if (t >= 0 && m->partition < p->tps_cap[t])
             p->tps[t][m->partition].eof = 1;
+    } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* e.g. a static member fenced after a coordinator restart: the
+         * consumer is dead; a restart of hirefire recovers from Redis. */
+        fail(p, "consumer: %s", rd_kafka_message_errstr(m));
     } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
                m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
@@ -2206,10 +2265,7 @@ void hf_pipeline_destroy(hf_pipeline *p)
         rd_kafka_queue_destroy(p->consumer_q);
     if (p->consumer != NULL)
         rd_kafka_destroy(p->consumer);
-    if (p->out_rkt != NULL)
-        rd_kafka_topic_destroy(p->out_rkt);
-    if (p->producer != NULL)
-        rd_kafka_destroy(p->producer);
+    producer_close(p);
     for (int32_t i = 0; i < p->nslots; i++) {
         slot *s = &p->slots[i];
         if (s->refs > 0)
