@@ -988,6 +988,19 @@ static int out_append(slot *s, const void *key, size_t key_len, const void *env,
     return 0;
 }
 
+/* Gives s the acquisition `part` (or none) with nothing open or pending. */
+static void slot_reset(slot *s, hf_redis_part *part, int dropped)
+{
+    if (s->part != part)
+        hf_redis_part_destroy(s->part);
+    s->part = part;
+    s->dropped = dropped;
+    s->pending = 0;
+    s->ndirty = 0;
+    s->in_cycle = 0;
+    hf_buf_reset(&s->out);
+}
+
 /* Forgets the stream's state and never writes for it again (until re-assigned). */
 static void drop_slot(hf_pipeline *p, slot *s, const char *why)
 {
@@ -997,13 +1010,7 @@ static void drop_slot(hf_pipeline *p, slot *s, const char *why)
         hf_stream_stats_add(&p->retired, &s->st.stats, p->eng->n);
         hf_stream_destroy(&s->st);
     }
-    hf_redis_part_destroy(s->part);
-    s->part = NULL;
-    s->dropped = 1;
-    s->pending = 0;
-    s->ndirty = 0;
-    s->in_cycle = 0;
-    hf_buf_reset(&s->out);
+    slot_reset(s, NULL, 1);
 }
 
 /*
@@ -1048,12 +1055,7 @@ static int open_slot(hf_pipeline *p, slot *s)
         return -1;
     }
     s->st.clock = part->clock;
-    s->part = part;
-    s->dropped = 0;
-    s->pending = 0;
-    s->ndirty = 0;
-    s->in_cycle = 0;
-    hf_buf_reset(&s->out);
+    slot_reset(s, part, 0);
     hf_log_info("pipeline", "partition %" PRId32 ": acquired (epoch %" PRIu64 "), %zu "
                 "customers loaded from Redis, outbox sequence %" PRIu64,
                 s->partition, part->epoch, loaded, part->outbox_seq);
@@ -1602,13 +1604,7 @@ static void retire(hf_pipeline *p, slot *s)
         char err[512];
         hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err, sizeof(err));
     }
-    hf_redis_part_destroy(s->part);
-    s->part = NULL;
-    s->dropped = 0;
-    s->pending = 0;
-    s->ndirty = 0;
-    s->in_cycle = 0;
-    hf_buf_reset(&s->out);
+    slot_reset(s, NULL, 0);
 }
 
 /*
