@@ -228,7 +228,13 @@ typedef struct checkpoint {
 
 typedef struct batch_item {
     rd_kafka_message_t *m;
+    uint64_t h; /* hf_memstore_hash of its key (the customer id), once prefetched */
 } batch_item;
+
+/* How far ahead the customers of a batch are prefetched, by stage. */
+#define PREFETCH_SLOT 16
+#define PREFETCH_CUSTOMER 8
+#define PREFETCH_ARRAYS 4
 
 struct hf_pipeline {
     const hf_config *cfg;
@@ -736,6 +742,37 @@ static int group_by_stream(hf_pipeline *p)
 }
 
 /*
+ * Prefetches, in stage `stage`, the customer of batch item i: input is keyed
+ * by customer id, so the key names it before the value is decoded (a key
+ * that is not the id makes this a useless but harmless hint).
+ */
+static void prefetch_item(hf_pipeline *p, size_t i, int stage)
+{
+    if (i >= p->nbatch)
+        return;
+    batch_item *b = &p->batch[i];
+    if (b->m->key == NULL || b->m->partition >= p->nslots)
+        return;
+    const slot *s = &p->slots[b->m->partition];
+    if (s->refs == 0 || s->st.store == NULL)
+        return;
+    if (stage == 0)
+        b->h = hf_memstore_hash(b->m->key, b->m->key_len);
+    hf_memstore_prefetch(s->st.store, b->h, stage);
+}
+
+/* Before processing batch item i: the prefetches that lead it. */
+static void prefetch_ahead(hf_pipeline *p, size_t i)
+{
+    if (i == 0) /* the first items get their stages late, but get them */
+        for (size_t k = 0; k < PREFETCH_SLOT && k < p->nbatch; k++)
+            prefetch_item(p, k, 0);
+    prefetch_item(p, i + PREFETCH_SLOT, 0);
+    prefetch_item(p, i + PREFETCH_CUSTOMER, 1);
+    prefetch_item(p, i + PREFETCH_ARRAYS, 2);
+}
+
+/*
  * The per-stream batch boundary: the open batch, grouped by stream in the
  * consumer's order, is applied stream after stream.
  */
@@ -748,9 +785,10 @@ static void process_batch(hf_pipeline *p)
     if (p->redis != NULL)
         process_batch_redis(p);
     else
-        for (size_t i = 0; i < p->nbatch; i++)
-            if (!p->failed)
-                process_message(p, p->batch[i].m);
+        for (size_t i = 0; i < p->nbatch && !p->failed; i++) {
+            prefetch_ahead(p, i);
+            process_message(p, p->batch[i].m);
+        }
     for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
         if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
@@ -1549,8 +1587,10 @@ static void process_batch_redis(hf_pipeline *p)
         if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
             p->cur = s;
             hf_redis_batch_clear(s->rb);
-            for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++)
+            for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++) {
+                prefetch_ahead(p, j);
                 process_message_redis(p, s, p->batch[j].m);
+            }
             p->cur = NULL;
             if (!p->failed && prepare_stream(p, s) == 1) {
                 char err[512];
