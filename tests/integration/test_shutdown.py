@@ -23,7 +23,10 @@ from servers import kafka_server  # noqa: F401  (session fixture)
 
 PARTS = 4
 SLOW = ["-X", "kafka.fetch.max.bytes=4000", "-X", "kafka.message.max.bytes=4000",
-        "-X", "kafka.max.partition.fetch.bytes=4000", "-X", "batch.max.events=50"]
+        "-X", "kafka.max.partition.fetch.bytes=4000", "-X", "batch.max.events=50",
+        # fetching pauses a second whenever 5,000 messages are queued, so
+        # 60,000 events take several seconds
+        "-X", "kafka.queued.min.messages=5000"]
 
 
 def setup_topics(k, name, events):
