@@ -100,8 +100,8 @@ def test_b_two_instances_one_killed(hirefire, kafka_server, redis, work_dir, cha
     rng = eh.new_rng()
     # Default-sized batches here. KNOWN DEFECT, open: with batches of 300 on
     # a loaded machine this case has lost signals (a few hundred of ~20,000,
-    # in about one run of five; the binary before the live-loop changes too),
-    # around partitions moving between the two instances.
+    # in about one run of five), around partitions moving between the two
+    # instances.
     steady = eh.Instance(hirefire, config("steady", batch=50000), work_dir,
                          "steady").start()
     steady.wait_for("assigned ")
