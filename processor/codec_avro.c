@@ -973,7 +973,10 @@ static int next_raw(hf_avro_file *f, hf_event *e, char *errstr, size_t errstr_si
 {
     if (f->block_left == 0 && next_block(f) != 0) {
         snprintf(f->corrupt, sizeof(f->corrupt), "corrupt Avro file: record %lld: %s",
-                 (long long)f->read, ferror(f->fp) ? strerror(errno) : "changed while read");
+                 (long long)f->read,
+                 ferror(f->fp) ? strerror(errno)
+                               : "the file changed while it was read (replay a copy that "
+                                 "nothing writes to)");
         f->failed = 1;
         event_init(e);
         snprintf(errstr, errstr_size, "%s", f->corrupt);
@@ -986,7 +989,8 @@ static int next_raw(hf_avro_file *f, hf_event *e, char *errstr, size_t errstr_si
         cursor end = {start, f->cur.left + (size_t)(f->cur.p - start)};
         if (check_datum(f->r->schema, &end, 0) != 0) { /* checked on open */
             snprintf(f->corrupt, sizeof(f->corrupt),
-                     "corrupt Avro file: record %lld: changed while read", (long long)f->read);
+                     "corrupt Avro file: record %lld: the file changed while it was read "
+                     "(replay a copy that nothing writes to)", (long long)f->read);
             f->failed = 1;
             event_init(e);
             snprintf(errstr, errstr_size, "%s", f->corrupt);

@@ -843,12 +843,13 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /*
  * store.backend=memory: takes a checkpoint of the processed offsets (the
  * producer goes on with the next generation). With CK_MAX checkpoints
- * waiting, first waits for the oldest one's deliveries.
+ * waiting for deliveries, none is taken: this generation goes on, and a
+ * later checkpoint carries its offsets.
  */
 static void checkpoint_take(hf_pipeline *p)
 {
     p->last_commit = now_ms();
-    if (p->failed)
+    if (p->failed || p->ck_n == CK_MAX)
         return;
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t t = 0; t < p->ntopics; t++)
@@ -864,10 +865,6 @@ static void checkpoint_take(hf_pipeline *p)
         }
     if (list == NULL)
         return; /* this generation goes on */
-    while (p->ck_n == CK_MAX && !p->failed) {
-        rd_kafka_poll(p->producer, POLL_MS);
-        checkpoints_commit(p);
-    }
     checkpoint *c = &p->ck[(p->ck_head + p->ck_n++) % CK_MAX];
     *c = (checkpoint){.gen = p->ck_gen++, .at = p->last_commit, .offsets = list};
     p->ck_inflight[p->ck_gen % CK_RING] = 0;
@@ -1929,6 +1926,26 @@ static int output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
 }
 
 /*
+ * A Kafka client of conf (taken over either way) whose callbacks get p:
+ * the error callback always; what else type needs is set by the caller.
+ * NULL with errstr when librdkafka refuses it.
+ */
+static rd_kafka_t *client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                              char *errstr, size_t errstr_size)
+{
+    char why[512];
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the Kafka %s: %s",
+                 type == RD_KAFKA_PRODUCER ? "producer" : "consumer", why);
+    }
+    return rk;
+}
+
+/*
  * Creates the producer and the output topic handle; with exactly_once,
  * initialises transactions (which fences a predecessor with our
  * transactional.id). Returns 0, or -1 with errstr.
@@ -1945,20 +1962,14 @@ static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
     };
     size_t nproducer = sizeof(producer_settings) / sizeof(producer_settings[0]) -
                        (p->eos ? 0 : 2);
-    char why[512];
     rd_kafka_conf_t *conf =
         hf_kafka_conf_new(p->cfg, producer_settings, nproducer, errstr, errstr_size);
     if (conf == NULL)
         return -1;
-    rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    if (p->producer == NULL) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(errstr, errstr_size, "cannot create the Kafka producer: %s", why);
+    p->producer = client_new(p, RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (p->producer == NULL)
         return -1;
-    }
     p->out_rkt = rd_kafka_topic_new(p->producer, p->cfg->output_topic, NULL);
     if (p->out_rkt == NULL) {
         snprintf(errstr, errstr_size, "output.topic \"%s\": %s", p->cfg->output_topic,
@@ -2106,25 +2117,18 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         if (p->redis == NULL)
             goto error;
     }
-    char why[512];
     size_t skip = p->opts.metrics != NULL ? 0 : 1;
     rd_kafka_conf_t *conf = hf_kafka_conf_new(
         cfg, consumer_settings + skip,
         sizeof(consumer_settings) / sizeof(consumer_settings[0]) - skip, errstr, errstr_size);
     if (conf == NULL)
         goto error;
-    rd_kafka_conf_set_opaque(conf, p);
     if (p->opts.metrics != NULL)
         rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-    if (p->consumer == NULL) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", why);
+    p->consumer = client_new(p, RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (p->consumer == NULL)
         goto error;
-    }
-    conf = NULL; /* owned by the consumer */
     rd_kafka_poll_set_consumer(p->consumer);
     p->consumer_q = rd_kafka_queue_get_consumer(p->consumer);
 
@@ -2160,7 +2164,9 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
     } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
         /* e.g. a static member fenced after a coordinator restart: the
          * consumer is dead; a restart of hirefire recovers from Redis. */
-        fail(p, "consumer: %s", rd_kafka_message_errstr(m));
+        fail(p, "the Kafka consumer cannot go on: %s; restart hirefire (what was "
+                "processed is kept: in Redis, or re-read with the memory store)",
+             rd_kafka_message_errstr(m));
     } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
                m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {

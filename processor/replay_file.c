@@ -237,6 +237,16 @@ static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *u
     return 0;
 }
 
+/* Applies what the window still holds; 0, or -1 (errstr set). */
+static int lookahead_drain(const hf_file_replay *r, lookahead *la, const char *unit,
+                           hf_buf *tmp, char *errstr, size_t errstr_size)
+{
+    while (la->n > 0)
+        if (lookahead_apply(r, la, unit, tmp, errstr, errstr_size) != 0)
+            return -1;
+    return 0;
+}
+
 static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
                        progress *pg, char *errstr, size_t errstr_size)
 {
@@ -276,9 +286,8 @@ static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
         }
         progress_tick(pg, events, rd->consumed);
     }
-    while (rc == 0 && la.n > 0)
-        if (lookahead_apply(r, &la, "line", &tmp, errstr, errstr_size) != 0)
-            rc = -1;
+    if (rc == 0)
+        rc = lookahead_drain(r, &la, "line", &tmp, errstr, errstr_size);
     lookahead_free(&la);
     if (rc != 0) {
         /* errstr says why */
@@ -321,8 +330,7 @@ static int replay_avro(const hf_file_replay *r, hf_stream *st, const char *path,
         recno++;
         if (got == -2) {
             /* Apply what came before, then stop. */
-            while (rc == 0 && la.n > 0)
-                rc = lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size);
+            rc = lookahead_drain(r, &la, "record", &tmp, errstr, errstr_size);
             if (rc == 0)
                 snprintf(errstr, errstr_size, "Avro file \"%s\" is corrupt at record %llu: %s",
                          r->input, (unsigned long long)recno, why);
@@ -339,9 +347,8 @@ static int replay_avro(const hf_file_replay *r, hf_stream *st, const char *path,
         }
         progress_tick(pg, recno, 0);
     }
-    while (rc == 0 && la.n > 0)
-        if (lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size) != 0)
-            rc = -1;
+    if (rc == 0)
+        rc = lookahead_drain(r, &la, "record", &tmp, errstr, errstr_size);
     lookahead_free(&la);
     hf_buf_free(&tmp);
     hf_avro_file_close(af);
