@@ -24,6 +24,7 @@ dies without its teardown, the scripts stop the servers anyway.
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -242,15 +243,56 @@ def produce(bootstrap: str, topic: str,
             _run(argv + [path], timeout, what="kcat -P")
 
 
+def last_offsets(bootstrap: str, topic: str, read_committed: bool) -> Dict[int, int]:
+    """Partition -> the offset after its last message: the high watermark, or
+    with read_committed the last stable offset (below the first message of a
+    transaction still open)."""
+    parts = topics(bootstrap).get(topic)
+    if parts is None:
+        raise ServerError(f"topic {topic} does not exist")
+    argv = ["kcat", "-Q", "-b", bootstrap, "-X", "isolation.level=" +
+            ("read_committed" if read_committed else "read_uncommitted")]
+    for p in range(parts):
+        argv += ["-t", f"{topic}:{p}:-1"]
+    res = _run(argv, 30, what="kcat -Q")
+    found = re.findall(r"^\S+ \[(\d+)\] offset (-?\d+)$", res.stdout.decode(), re.M)
+    offsets = {int(p): int(o) for p, o in found}
+    if sorted(offsets) != list(range(parts)):
+        raise ServerError(f"kcat -Q {topic}: unexpected answer {res.stdout!r}")
+    return offsets
+
+
+def wait_stable(bootstrap: str, topic: str, timeout: float = 90) -> None:
+    """Waits until no transaction is open on the topic (every partition's last
+    stable offset is its high watermark). A producer killed mid-transaction
+    leaves one open until the coordinator aborts it (transaction.timeout.ms,
+    checked every 10 s) or its transactional.id is used again; until then a
+    read_committed reader stops at the open transaction's first message and
+    does not see what later transactions committed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stable = last_offsets(bootstrap, topic, True)
+        high = last_offsets(bootstrap, topic, False)
+        if stable == high:
+            return
+        if time.monotonic() > deadline:
+            raise ServerError(f"{topic}: a transaction is still open after {timeout} s "
+                              f"(last stable offsets {stable}, high watermarks {high})")
+        time.sleep(0.5)
+
+
 def consume(bootstrap: str, topic: str, partition: Optional[int] = None,
             offset: str = "beginning", read_committed: bool = False,
             count: Optional[int] = None, text: bool = True,
             timeout: float = 60) -> List[Record]:
     """Reads the topic (or one partition) from offset to its current end with
     kcat and returns the records ordered by partition, then offset.
-    read_committed: skip aborted and open transactions (stops at the last
-    stable offset). text: keys and values as str (UTF-8), else bytes.
+    read_committed: first waits until no transaction is open on the topic
+    (wait_stable), then skips aborted ones. text: keys and values as str
+    (UTF-8), else bytes.
     Headers are parsed from kcat's n=v CSV (no ',' or '=' in names)."""
+    if read_committed:
+        wait_stable(bootstrap, topic, max(timeout, 60))
     argv = ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", offset, "-e",
             "-q", "-f", _KCAT_FMT]
     if partition is not None:

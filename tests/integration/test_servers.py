@@ -197,6 +197,9 @@ def test_both_servers_start_serve_and_stop_cleanly():
             (3, 0, "c3", "purchase:30", ()),
             (3, 1, "c3", "return:3", ()),
         ]
+        # No transaction: the last stable offsets are the high watermarks.
+        assert servers.last_offsets(k.bootstrap, TOPIC, False) == {0: 4, 1: 2, 2: 2, 3: 2}
+        assert servers.last_offsets(k.bootstrap, TOPIC, True) == {0: 4, 1: 2, 2: 2, 3: 2}
         assert k.consume(TOPIC, read_committed=True) == recs
         assert [x.value for x in k.consume(TOPIC, partition=1)] == [
             "purchase:10", "return:1"]
