@@ -4,14 +4,16 @@
  *
  * Writes N realistic customers (3 days, 3 event ids, ids like "C0012345",
  * two behaviours) into one partition in commits of --batch customers, each
- * commit also carrying one outbox signal per 10 customers; then a new owner
- * acquires and loads the partition into an in-memory store. The outbox is
+ * commit also carrying one outbox signal per 10 customers and growing the
+ * buckets as `hirefire run` does (the writer keeps every customer in its
+ * in-memory store); then a new owner acquires and loads the partition into
+ * an in-memory store. The outbox is
  * trimmed before memory is measured. Prints
  * customers/s for commits and for the load, the mean commit latency, and
  * Redis' used_memory growth per customer (target: <= 64 bytes).
  *
  * Usage: bench_redis [--customers N] [--batch N] [--buckets N] [--url redis://HOST:PORT]
- * (--buckets: redis.buckets, the partition's customer hashes; default 1024)
+ * (--buckets: redis.buckets, the partition's first customer hashes; default 1024)
  * Defaults: 100,000 customers, batches of 1,000, and a throwaway
  * redis-server started with scripts/redis in a temporary directory.
  */
@@ -47,6 +49,22 @@ static long long used_memory(const char *host, int port)
                                                            : NULL;
         if (p != NULL)
             v = atoll(p + strlen("used_memory:"));
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return v;
+}
+
+/* Redis' hash-max-listpack-entries, or -1. */
+static long long listpack_entries(const char *host, int port)
+{
+    redisContext *c = redisConnect(host, port);
+    long long v = -1;
+    if (c != NULL && !c->err) {
+        redisReply *r = redisCommand(c, "CONFIG GET hash-max-listpack-entries");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING)
+            v = atoll(r->element[1]->str);
         freeReplyObject(r);
     }
     redisFree(c);
@@ -124,14 +142,14 @@ int main(int argc, char **argv)
     hf_redis_part *part = NULL, *next = NULL;
     hf_redis_batch *b = hf_redis_batch_new();
     hf_customer **cs = calloc((size_t)batch, sizeof(*cs));
-    hf_memstore *ms = NULL;
+    hf_memstore *ms = NULL, *writer = hf_memstore_new(2);
     hf_engine eng;
     hf_behaviour beh[2];
     hf_behaviour_init(&beh[0], "repeat");
     hf_behaviour_init(&beh[1], "monthly");
     beh[1].window_days = 30;
     hf_engine_init(&eng, beh, 2);
-    if (hf_config_init(&cfg) != 0 || b == NULL || cs == NULL ||
+    if (hf_config_init(&cfg) != 0 || b == NULL || cs == NULL || writer == NULL ||
         hf_config_set(&cfg, "redis.url", url, HF_ORIGIN_FLAG, NULL, err, sizeof(err)) != 0 ||
         hf_config_set(&cfg, "redis.buckets", buckets, HF_ORIGIN_FLAG, NULL, err,
                       sizeof(err)) != 0 ||
@@ -167,7 +185,7 @@ int main(int argc, char **argv)
             c->target = 1;
             c->flips[0] = 1;
             cs[j] = c;
-            if (hf_redis_batch_customer(b, r, part, c) != 0 ||
+            if (hf_memstore_insert(writer, c) != 0 || hf_redis_batch_customer(b, r, part, c) != 0 ||
                 (k % 10 == 0 && hf_redis_batch_signal(b, id, strlen(id), "{\"kind\":\"hire\"}",
                                                       15) != 0)) {
                 fprintf(stderr, "bench_redis: out of memory\n");
@@ -177,11 +195,13 @@ int main(int argc, char **argv)
         hf_redis_batch_offset(b, "events", i + m - 1);
         hf_redis_batch_clock(b, D0 + 80);
         double c0 = now_s();
-        hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
+        hf_redis_status st = HF_REDIS_ERROR;
+        if (hf_redis_batch_grow(b, r, part, writer) < 0)
+            snprintf(err, sizeof(err), "out of memory");
+        else
+            st = hf_redis_commit(r, part, b, err, sizeof(err));
         tcommit += now_s() - c0;
         commits++;
-        for (long j = 0; j < m; j++)
-            hf_customer_destroy(cs[j]);
         if (st != HF_REDIS_OK) {
             fprintf(stderr, "bench_redis: commit: %s\n", err);
             goto out;
@@ -208,9 +228,11 @@ int main(int argc, char **argv)
         goto out;
     }
     double l1 = now_s();
-    printf("customers            %ld in %u buckets (compact-hash limit %zu bytes)\n", n,
-           part->buckets, hf_redis_small_limit(r));
-    printf("commit               %.0f customers/s (%ld commits of %ld, %.2f ms each)\n",
+    printf("customers            %ld in %u buckets, grown from %s (compact hashes: at most "
+           "%lld entries of %zu bytes)\n", n, hf_redis_part_nbuckets(part), buckets,
+           listpack_entries(host, port), hf_redis_small_limit(r));
+    printf("commit               %.0f customers/s (%ld commits of %ld, %.2f ms each, "
+           "growth included)\n",
            (double)n / (t1 - t0), commits, batch, 1000.0 * tcommit / (double)commits);
     printf("load                 %.0f customers/s (%zu loaded)\n",
            (double)loaded / (l1 - l0), loaded);
@@ -220,6 +242,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     hf_memstore_destroy(ms);
+    hf_memstore_destroy(writer);
     hf_redis_part_destroy(part);
     hf_redis_part_destroy(next);
     hf_redis_batch_destroy(b);

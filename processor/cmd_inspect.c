@@ -247,7 +247,7 @@ static int inspect_partition(hf_redis *r, const hf_config *cfg, const char *grou
                          "outbox_length", (json_int_t)outbox, "customers",
                          (json_int_t)part->customers, "customers_compact",
                          (json_int_t)small, "customers_big", (json_int_t)big, "buckets",
-                         (int)part->buckets));
+                         (int)hf_redis_part_nbuckets(part)));
     hf_redis_part_destroy(part);
     if (prc != 0) {
         fprintf(stderr, "hirefire inspect: cannot print partition %" PRId32 " as JSON "

@@ -139,10 +139,10 @@ static const key_def table[] = {
              "share one Redis."},
     {.key = "redis.buckets", .kind = K_FIXED, .type = V_INT, .def = "1024",
      .min = 1, .max = 1048576, .off = CFG(redis_buckets), .check = check_power_of_two,
-     .help = "Hashes that hold a partition's customers (a power of two), "
-             "fixed when the partition is first stored: about its expected "
-             "customers / 100, so that each hash stays a compact listpack "
-             "(Redis' hash-max-listpack-entries, 128 by default)."},
+     .help = "Hashes that hold a new partition's customers at first (a "
+             "power of two). Commits split them as customers arrive, so "
+             "that each holds 48-96 and stays a compact listpack (Redis' "
+             "hash-max-listpack-entries, 128 by default)."},
     {.key = "redis.connect.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "2000", .min = 1, .max = HOUR_MS,
      .off = CFG(redis_connect_timeout_ms),

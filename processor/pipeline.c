@@ -1409,6 +1409,8 @@ static int prepare_stream(hf_pipeline *p, slot *s)
             goto oom;
     }
     s->ndirty = 0;
+    if (hf_redis_batch_grow(s->rb, p->redis, s->part, s->st.store) < 0)
+        goto oom;
     hf_redis_batch_clock(s->rb, s->st.clock);
     return 1;
 oom:

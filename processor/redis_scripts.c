@@ -3,7 +3,8 @@
  * arguments and replies are described in redis_scripts.h.
  *
  * Per-key work is kept minimal (Redis spends ~6 us per call inside a
- * script): one HSET/HDEL per bucket hash with all its fields, one RPUSH for
+ * script): one HSET/HDEL per bucket hash with all its fields (a split
+ * bucket is deleted and written again whole), one RPUSH for
  * the outbox, one HMGET for the checks and one HSET for meta.
  */
 #include "redis_scripts.h"
@@ -65,6 +66,9 @@ static const char commit_lua[] =
     "  upd[#upd + 1] = ARGV[i + 3 * t + 2]\n"
     "end\n"
     "i = i + 3 * nt\n"
+    "local nmeta = tonumber(ARGV[i])\n"
+    "for k = 1, 2 * nmeta do upd[#upd + 1] = ARGV[i + k] end\n"
+    "i = i + 1 + 2 * nmeta\n"
     "local nout = tonumber(ARGV[i])\n"
     "i = i + 1\n"
     "if nout > 0 then\n"
@@ -73,8 +77,12 @@ static const char commit_lua[] =
     "end\n"
     "local delta = 0\n"
     "for k = 3, #KEYS do\n"
-    "  local nset = tonumber(ARGV[i])\n"
-    "  i = i + 1\n"
+    "  if ARGV[i] == '1' then\n"
+    "    delta = delta - redis.call('HLEN', KEYS[k])\n"
+    "    redis.call('DEL', KEYS[k])\n"
+    "  end\n"
+    "  local nset = tonumber(ARGV[i + 1])\n"
+    "  i = i + 2\n"
     "  if nset > 0 then\n"
     "    delta = delta + chunked('HSET', KEYS[k], i, i + 2 * nset - 1)\n"
     "    i = i + 2 * nset\n"

@@ -30,14 +30,17 @@ typedef enum hf_redis_script_id {
      * KEYS: meta, outbox, then one key per bucket hash the batch touches.
      * ARGV: epoch, batch number, expected outbox_seq, new outbox_seq,
      *   clock ("" = unchanged), ntopics, ntopics x (field "applied:<topic>",
-     *   expected offset ("-1" = none), new offset), nout, nout x outbox
-     *   entries, then per bucket key (KEYS[3..]): nset, nset x (customer id,
-     *   state), ndel, ndel x customer id.
+     *   expected offset ("-1" = none), new offset), nmeta, nmeta x (meta
+     *   field, value) (the buckets and split of a growth), nout, nout x
+     *   outbox entries, then per bucket key (KEYS[3..]): rewrite ("1": a
+     *   split bucket, deleted first), nset, nset x (customer id, state),
+     *   ndel, ndel x customer id.
      * Checks epoch (FENCED), batch (DONE), outbox_seq and every expected
-     * offset (CONFLICT); then RPUSHes the outbox entries, HSETs and HDELs
-     * the buckets (one call per bucket key, chunked below Lua's stack
-     * limit), adds the change in customer count to meta.customers and sets
-     * batch, outbox_seq, clock and the offsets in one HSET.
+     * offset (CONFLICT); then RPUSHes the outbox entries, DELs the split
+     * buckets, HSETs and HDELs the buckets (one call per bucket key,
+     * chunked below Lua's stack limit), adds the change in customer count
+     * to meta.customers and sets batch, outbox_seq, clock, the offsets and
+     * the meta fields in one HSET.
      * Returns {"OK", new outbox_seq, customers}.
      */
     HF_SCRIPT_COMMIT = 1,

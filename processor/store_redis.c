@@ -26,6 +26,13 @@
 #define LOAD_WINDOW 128      /* buckets whose HGETALLs are in flight at once */
 #define OUTBOX_CHUNK 1000
 #define SEQ_DIGITS 16
+/*
+ * Bucket growth (hf_redis_batch_grow): a round of splits starts at 3/8 of
+ * hash-max-listpack-entries customers per unsplit bucket and has split
+ * every bucket at 3/4 of it; buckets are split GROW_SPLITS at a time (one
+ * pass over the owner's customers finds theirs).
+ */
+#define GROW_SPLITS 256
 
 struct hf_redis {
     redisContext *c;
@@ -509,6 +516,22 @@ const char *hf_redis_address(const hf_redis *r)
     return r->address;
 }
 
+static uint32_t map_bucket(uint64_t h, uint32_t buckets, uint32_t split)
+{
+    uint32_t b = (uint32_t)(h & (uint64_t)(buckets - 1u));
+    return b < split ? (uint32_t)(h & ((uint64_t)buckets * 2u - 1u)) : b;
+}
+
+uint32_t hf_redis_part_bucket(const hf_redis_part *part, const char *id, size_t len)
+{
+    return map_bucket(XXH3_64bits(id, len), part->buckets, part->split);
+}
+
+uint32_t hf_redis_part_nbuckets(const hf_redis_part *part)
+{
+    return part->buckets + part->split;
+}
+
 uint32_t hf_redis_bucket(const char *id, size_t len, uint32_t buckets)
 {
     return (uint32_t)(XXH3_64bits(id, len) & (uint64_t)(buckets - 1u));
@@ -689,6 +712,10 @@ static hf_redis_status parse_meta(hf_redis_part *part, const redisReply *m, char
             if (!ok || x < 1 || x > HF_REDIS_MAX_BUCKETS || (x & (x - 1)) != 0)
                 goto bad;
             part->buckets = (uint32_t)x;
+        } else if (strcmp(f->str, "split") == 0) {
+            if (!ok || x < 0 || x >= HF_REDIS_MAX_BUCKETS)
+                goto bad;
+            part->split = (uint32_t)x;
         }
         continue;
     bad:
@@ -698,6 +725,11 @@ static hf_redis_status parse_meta(hf_redis_part *part, const redisReply *m, char
     }
     if (part->buckets == 0) {
         snprintf(err, n, "%s:meta has no buckets field", part->tag);
+        return HF_REDIS_ERROR;
+    }
+    if (part->split >= part->buckets) {
+        snprintf(err, n, "%s:meta has split %" PRIu32 " of %" PRIu32 " buckets: not a valid "
+                 "value", part->tag, part->split, part->buckets);
         return HF_REDIS_ERROR;
     }
     return HF_REDIS_OK;
@@ -739,14 +771,15 @@ hf_redis_status hf_redis_acquire(hf_redis *r, const char *group, int32_t p,
         hf_redis_part_destroy(part);
         return st;
     }
-    /* Past ~90% of the entries limit, buckets start to become hash tables. */
-    if (part->customers * 10 > (uint64_t)part->buckets * r->small_entries * 9)
+    /* Only when growth has stopped can buckets outgrow the listpack limit. */
+    if (part->buckets >= HF_REDIS_MAX_BUCKETS &&
+        part->customers * 10 > (uint64_t)part->buckets * r->small_entries * 9)
         hf_log_warn("redis",
                     "partition %" PRId32 " holds %" PRIu64 " customers in %" PRIu32
-                    " buckets: buckets beyond hash-max-listpack-entries (%zu) take 2-3x "
-                    "the memory; raise that Redis setting (redis.buckets only applies to "
-                    "partitions stored from now on)", p, part->customers,
-                    part->buckets, r->small_entries);
+                    " buckets, the most there can be: buckets beyond "
+                    "hash-max-listpack-entries (%zu) take 2-3x the memory; use more "
+                    "input partitions", p, part->customers, part->buckets,
+                    r->small_entries);
     *out = part;
     return HF_REDIS_OK;
 }
@@ -802,10 +835,10 @@ static hf_redis_status load_hash(const hf_redis_part *part, const hf_engine *eng
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *f = h->element[i], *v = h->element[i + 1];
         bucket_key(part, big, b, key, sizeof(key));
-        if (hf_redis_bucket(f->str, f->len, part->buckets) != b) {
+        if (hf_redis_part_bucket(part, f->str, f->len) != b) {
             snprintf(err, n, "%s: customer \"%.*s\" belongs to bucket %" PRIu32
                      " of %" PRIu32, key, (int)(f->len > 80 ? 80 : f->len), f->str,
-                     hf_redis_bucket(f->str, f->len, part->buckets), part->buckets);
+                     hf_redis_part_bucket(part, f->str, f->len), hf_redis_part_nbuckets(part));
             return HF_REDIS_ERROR;
         }
         if (hf_memstore_get(dst, f->str, f->len) != NULL) {
@@ -848,8 +881,9 @@ hf_redis_status hf_redis_load(hf_redis *r, const hf_redis_part *part,
     if (st != HF_REDIS_OK)
         return st;
     char key[600];
-    for (uint32_t start = 0; start < part->buckets; start += LOAD_WINDOW) {
-        uint32_t end = start + LOAD_WINDOW < part->buckets ? start + LOAD_WINDOW : part->buckets;
+    uint32_t nb = hf_redis_part_nbuckets(part);
+    for (uint32_t start = 0; start < nb; start += LOAD_WINDOW) {
+        uint32_t end = start + LOAD_WINDOW < nb ? start + LOAD_WINDOW : nb;
         for (uint32_t b = start; b < end; b++)
             for (int big = 0; big < 2; big++) {
                 bucket_key(part, big, b, key, sizeof(key));
@@ -905,7 +939,7 @@ hf_redis_status hf_redis_get_customer(hf_redis *r, const hf_redis_part *part,
     hf_redis_status st = ensure(r, errstr, errstr_size);
     if (st != HF_REDIS_OK)
         return st;
-    uint32_t b = hf_redis_bucket(id, id_len, part->buckets);
+    uint32_t b = hf_redis_part_bucket(part, id, id_len);
     char keys[2][600];
     for (int big = 0; big < 2; big++) {
         bucket_key(part, big, b, keys[big], sizeof(keys[big]));
@@ -972,8 +1006,9 @@ hf_redis_status hf_redis_count(hf_redis *r, const hf_redis_part *part, uint64_t 
     if (st != HF_REDIS_OK)
         return st;
     char key[600];
-    for (uint32_t start = 0; start < part->buckets; start += LOAD_WINDOW) {
-        uint32_t end = start + LOAD_WINDOW < part->buckets ? start + LOAD_WINDOW : part->buckets;
+    uint32_t nb = hf_redis_part_nbuckets(part);
+    for (uint32_t start = 0; start < nb; start += LOAD_WINDOW) {
+        uint32_t end = start + LOAD_WINDOW < nb ? start + LOAD_WINDOW : nb;
         for (uint32_t b = start; b < end; b++)
             for (int big = 0; big < 2; big++) {
                 bucket_key(part, big, b, key, sizeof(key));
@@ -1031,6 +1066,9 @@ struct hf_redis_batch {
     size_t ntopics, topiccap;
     int32_t clock;
     uint64_t sent_on;  /* the connection a pipelined commit went out on */
+    /* growth (hf_redis_batch_grow): buckets [split_from, split_from + nsplit)
+     * are rewritten; the partition then has new_buckets and new_split */
+    uint32_t split_from, nsplit, new_buckets, new_split;
 };
 
 hf_redis_batch *hf_redis_batch_new(void)
@@ -1043,6 +1081,7 @@ hf_redis_batch *hf_redis_batch_new(void)
 
 void hf_redis_batch_clear(hf_redis_batch *b)
 {
+    b->nsplit = 0;
     hf_buf_reset(&b->data);
     b->ncusts = b->nouts = 0;
     for (size_t i = 0; i < b->ntopics; i++)
@@ -1104,9 +1143,75 @@ int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
     e->id_len = c->id_len;
     e->val_off = val_off;
     e->val_len = len;
-    e->bucket = hf_redis_bucket(c->id, c->id_len, part->buckets);
+    e->bucket = b->nsplit > 0 ? map_bucket(XXH3_64bits(c->id, c->id_len), b->new_buckets,
+                                           b->new_split)
+                              : hf_redis_part_bucket(part, c->id, c->id_len);
     e->big = c->id_len > r->small_limit || len > r->small_limit;
     return 0;
+}
+
+typedef struct grow_ctx {
+    hf_redis_batch *b;
+    const hf_redis *r;
+    const hf_redis_part *part;
+    int oom;
+} grow_ctx;
+
+/* Adds c when it is in one of the buckets being split. */
+static void grow_add(void *opaque, hf_customer *c)
+{
+    grow_ctx *g = opaque;
+    if (g->oom || (c->flags & HF_REDIS_IN_BATCH) ||
+        !(c->flags & (HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG)))
+        return;
+    uint32_t old = hf_redis_part_bucket(g->part, c->id, c->id_len);
+    if (old >= g->b->split_from && old - g->b->split_from < g->b->nsplit &&
+        hf_redis_batch_customer(g->b, g->r, g->part, c) != 0)
+        g->oom = 1;
+}
+
+int hf_redis_batch_grow(hf_redis_batch *b, const hf_redis *r, const hf_redis_part *part,
+                        hf_memstore *store)
+{
+    uint64_t high = r->small_entries * 3 / 4;
+    if (high < 2)
+        high = 2;
+    uint64_t low = high / 2;
+    uint64_t per = part->customers / part->buckets;
+    if (b->nsplit > 0 || per < low || part->buckets >= HF_REDIS_MAX_BUCKETS)
+        return 0;
+    /* Where this round should be: split in step with the customers. */
+    uint64_t want = per >= high ? part->buckets
+                                : (part->customers - low * part->buckets) / (high - low) + 1;
+    if (want > part->buckets)
+        want = part->buckets;
+    if (want <= part->split || (want - part->split < GROW_SPLITS && want < part->buckets))
+        return 0;
+    uint32_t n = (uint32_t)(want - part->split);
+    if (n > GROW_SPLITS)
+        n = GROW_SPLITS;
+    b->split_from = part->split;
+    b->nsplit = n;
+    b->new_buckets = part->buckets;
+    b->new_split = part->split + n;
+    if (b->new_split == part->buckets) {
+        b->new_buckets = part->buckets * 2;
+        b->new_split = 0;
+    }
+    /* The batch's customers first move to the new layout, then the others
+     * of the split buckets join them. */
+    size_t mine = b->ncusts;
+    for (size_t i = 0; i < mine; i++) {
+        b->custs[i].bucket = map_bucket(XXH3_64bits(b->custs[i].c->id,
+                                                    b->custs[i].c->id_len),
+                                        b->new_buckets, b->new_split);
+        b->custs[i].c->flags |= HF_REDIS_IN_BATCH;
+    }
+    grow_ctx g = {b, r, part, 0};
+    hf_memstore_foreach(store, grow_add, &g);
+    for (size_t i = 0; i < mine; i++)
+        b->custs[i].c->flags &= ~HF_REDIS_IN_BATCH;
+    return g.oom ? -1 : (int)n;
 }
 
 int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
@@ -1171,7 +1276,10 @@ size_t hf_redis_batch_signals(const hf_redis_batch *b)
 
 /*--- Commit ----------------------------------------------------------------*/
 
-/* One write to a bucket hash: set (kind 0) or delete (kind 1) a customer. */
+/*
+ * One write to a bucket hash: delete the whole hash first (kind 0: a split
+ * bucket, rewritten), set (kind 1) or delete (kind 2) a customer.
+ */
 typedef struct op {
     uint32_t bucket;
     uint8_t big;
@@ -1321,6 +1429,10 @@ static hf_redis_status commit_reply(hf_redis *r, hf_redis_part *part, hf_redis_b
         part->clock = b->clock;
     if (customers >= 0)
         part->customers = (uint64_t)customers;
+    if (b->nsplit > 0) {
+        part->buckets = b->new_buckets;
+        part->split = b->new_split;
+    }
     for (size_t i = 0; i < b->ncusts; i++) {
         hf_customer *c = b->custs[i].c;
         c->flags = (c->flags & ~(HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG)) |
@@ -1338,8 +1450,8 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
                                    int *nkeys, size_t *argc, char *errstr,
                                    size_t errstr_size)
 {
-    /* The writes, grouped by bucket hash: sets first, then deletes. */
-    op *ops = malloc((2 * b->ncusts + 1) * sizeof(*ops));
+    /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
+    op *ops = malloc((2 * b->ncusts + 2 * (size_t)b->nsplit + 1) * sizeof(*ops));
     if (ops == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
         return HF_REDIS_ERROR;
@@ -1347,11 +1459,14 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
     size_t nops = 0;
     for (size_t i = 0; i < b->ncusts; i++) {
         const bcust *e = &b->custs[i];
-        ops[nops++] = (op){e->bucket, (uint8_t)e->big, 0, (uint32_t)i};
+        ops[nops++] = (op){e->bucket, (uint8_t)e->big, 1, (uint32_t)i};
         uint32_t other = e->big ? HF_REDIS_IN_SMALL : HF_REDIS_IN_BIG;
         if (e->c->flags & other)
-            ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 1, (uint32_t)i};
+            ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 2, (uint32_t)i};
     }
+    for (uint32_t k = 0; k < b->nsplit; k++)
+        for (uint8_t big = 0; big < 2; big++)
+            ops[nops++] = (op){b->split_from + k, big, 0, 0};
     qsort(ops, nops, sizeof(*ops), op_cmp);
 
     hf_buf_reset(&r->scratch);
@@ -1376,6 +1491,15 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
         arg_fmt(&rest, "%" PRId64, hf_redis_part_applied(part, b->topics[i].topic));
         arg_fmt(&rest, "%" PRId64, b->topics[i].offset);
     }
+    if (b->nsplit > 0) {
+        arg_fmt(&rest, "2");
+        arg_fmt(&rest, "buckets");
+        arg_fmt(&rest, "%" PRIu32, b->new_buckets);
+        arg_fmt(&rest, "split");
+        arg_fmt(&rest, "%" PRIu32, b->new_split);
+    } else {
+        arg_fmt(&rest, "0");
+    }
     arg_fmt(&rest, "%zu", b->nouts);
     for (size_t i = 0; i < b->nouts; i++) {
         char seq[SEQ_DIGITS + 1];
@@ -1385,10 +1509,15 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
     }
     for (size_t i = 0; i < nops;) {
         size_t j = i, nset = 0;
-        while (j < nops && ops[j].big == ops[i].big && ops[j].bucket == ops[i].bucket) {
-            nset += ops[j].kind == 0;
+        const op g = ops[i];
+        int rewrite = g.kind == 0;
+        if (rewrite)
+            i++; /* the marker sorts first */
+        while (j < nops && ops[j].big == g.big && ops[j].bucket == g.bucket) {
+            nset += ops[j].kind == 1;
             j++;
         }
+        arg_fmt(&rest, "%d", rewrite);
         arg_fmt(&rest, "%zu", nset);
         size_t k = i;
         for (; k < i + nset; k++) {

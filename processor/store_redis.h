@@ -9,21 +9,23 @@
  * (T = "<redis.key.prefix>:{<g>:<p>}"):
  *   T:meta       hash: layout (1), epoch (fencing token), batch (commits by
  *                the current epoch), clock (day), outbox_seq (sequence of the
- *                last outbox entry ever written), buckets, customers, and
+ *                last outbox entry ever written), buckets, split, customers, and
  *                applied:<topic> = last applied offset of each input topic.
  *   T:c:<b>      hash customer_id -> hf_state_encode() bytes, for customers
  *                whose id and state both fit Redis' compact hash encoding
  *                (hash-max-listpack-value, 64 bytes by default, read from
- *                the server at connect). b = XXH3_64(customer_id) mod
- *                buckets; buckets is a power of two fixed when the partition
- *                is first acquired (default 1024), so a partition of ~100k
- *                customers puts ~100 in each hash and they stay listpacks:
- *                62-65 bytes of Redis memory per typical customer in total
- *                (3 days, 3 event ids; bench/bench_redis). Past ~115k
- *                customers per partition buckets exceed
- *                hash-max-listpack-entries (128) and become hash tables
- *                (2-3x the memory): acquire logs a warning; raise that
- *                Redis setting.
+ *                the server at connect). The buckets grow by linear
+ *                hashing: with h = XXH3_64(customer_id), b = h mod buckets,
+ *                and b = h mod 2*buckets where b < split. A new partition
+ *                starts with redis.buckets (a power of two, default 1024);
+ *                as customers arrive, commits split buckets one by one
+ *                (hf_redis_batch_grow: a split bucket is deleted and
+ *                written again with the customers that stay, the others go
+ *                to b + buckets; split reaching buckets doubles buckets),
+ *                so that an unsplit bucket holds 48-96 customers and stays
+ *                a listpack under hash-max-listpack-entries (128): ~60
+ *                bytes of Redis memory per typical customer at any
+ *                partition size (3 days, 3 event ids; bench/bench_redis).
  *   T:big:<b>    the same for the others (long states of busy customers).
  *                Kept apart so that one big value does not turn a whole
  *                bucket of 100 small ones into a (3x larger) hash table.
@@ -103,6 +105,7 @@
 /* Bits of hf_customer.flags that this store owns: where the customer is. */
 #define HF_REDIS_IN_SMALL 0x40000000u
 #define HF_REDIS_IN_BIG 0x80000000u
+#define HF_REDIS_IN_BATCH 0x10000000u /* used inside hf_redis_batch_grow only */
 
 typedef enum hf_redis_status {
     HF_REDIS_OK = 0,
@@ -158,7 +161,8 @@ typedef struct hf_redis_part {
     uint64_t batch;          /* commits made with this epoch */
     int32_t clock;           /* HF_NO_CLOCK (INT32_MIN) before the first */
     uint64_t outbox_seq;     /* last outbox entry ever written, 0: none */
-    uint32_t buckets;
+    uint32_t buckets;        /* this round's base bucket count, a power of two */
+    uint32_t split;          /* buckets of this round split so far (< buckets) */
     uint64_t customers;      /* stored customers, as meta counts them */
     hf_redis_offset *applied;
     size_t napplied;
@@ -231,6 +235,20 @@ void hf_redis_batch_clear(hf_redis_batch *b);
  */
 int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
                             const hf_redis_part *part, hf_customer *c);
+/*
+ * Splits buckets when the partition has outgrown them: when
+ * part->customers / buckets passes 48, the buckets of the round are split
+ * in step with the customers (all of them by 96 per unsplit bucket; or by
+ * 3/4 of a smaller hash-max-listpack-entries, from half that), at most 128
+ * per batch. Each split bucket's customers are taken from store
+ * (the owner's cache of every customer of the partition) and added to the
+ * batch, and the bucket hash is rewritten whole by the commit, together
+ * with the new buckets and split in meta; a failed commit changes nothing.
+ * Call it after the batch's changed customers. Returns the number of
+ * buckets split, or -1 when out of memory.
+ */
+int hf_redis_batch_grow(hf_redis_batch *b, const hf_redis *r, const hf_redis_part *part,
+                        hf_memstore *store);
 /* Adds a signal to the outbox: its Kafka key and value. 0, or -1 (OOM). */
 int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
                           const void *value, size_t value_len);
@@ -310,8 +328,12 @@ hf_redis_status hf_redis_partitions(hf_redis *r, const char *group,
                                     int32_t **out, size_t *n, char *errstr,
                                     size_t errstr_size);
 
-/* The bucket of a customer id among `buckets` (a power of two). */
+/* The bucket of a customer id among `buckets` (a power of two), none split. */
 uint32_t hf_redis_bucket(const char *id, size_t len, uint32_t buckets);
+/* The bucket of a customer id in the partition (its buckets and split). */
+uint32_t hf_redis_part_bucket(const hf_redis_part *part, const char *id, size_t len);
+/* The number of bucket hashes of the partition: buckets + split. */
+uint32_t hf_redis_part_nbuckets(const hf_redis_part *part);
 
 /*
  * Counts the customers in the partition's bucket hashes (pipelined HLEN):

@@ -1213,6 +1213,234 @@ static long long used_memory(redisContext *c)
 }
 
 /* 100,000 realistic customers (3 days, 3 event ids, ids like "C0012345"). */
+/*--- Bucket growth ------------------------------------------------------------*/
+
+/* Sets hash-max-listpack-entries; returns the value it had (free it). */
+static char *listpack_limit(redisContext *c, const char *value)
+{
+    redisReply *r = cmd(c, "CONFIG GET hash-max-listpack-entries");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 2);
+    char *old = strdup(r->element[1]->str);
+    freeReplyObject(r);
+    r = cmd(c, "CONFIG SET hash-max-listpack-entries %s", value);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    return old;
+}
+
+/* The encoding of every customer hash of the partition is a listpack. */
+static void assert_all_listpacks(redisContext *c, const hf_redis_part *part)
+{
+    for (uint32_t b = 0; b < hf_redis_part_nbuckets(part); b++) {
+        redisReply *r = cmd(c, "OBJECT ENCODING %s:c:%u", part->tag, b);
+        if (r->type != REDIS_REPLY_NIL) {
+            assert_int_equal(r->type, REDIS_REPLY_STRING);
+            if (strcmp(r->str, "listpack") != 0)
+                fail_msg("%s:c:%u is a %s", part->tag, b, r->str);
+        }
+        freeReplyObject(r);
+    }
+}
+
+/* Commits n new customers ("<prefix><i>", from i = from) and grows. */
+static int commit_new(hf_redis *r, hf_redis_part *part, hf_memstore *ms, hf_redis_batch *b,
+                      const char *prefix, int from, int n)
+{
+    hf_redis_batch_clear(b);
+    for (int i = from; i < from + n; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "%s%d", prefix, i);
+        hf_customer *cu = customer(id, 1, 1 + i % 3, 2);
+        assert_int_equal(hf_memstore_insert(ms, cu), 0);
+        assert_int_equal(hf_redis_batch_customer(b, r, part, cu), 0);
+    }
+    int split = hf_redis_batch_grow(b, r, part, ms);
+    assert_true(split >= 0);
+    commit_ok(r, part, b);
+    return split;
+}
+
+/*
+ * The documented rule, for hash-max-listpack-entries 128: with c customers
+ * stored, a commit splits buckets until split = (c - 48 * buckets) / 48 + 1
+ * (all of them once c reaches 96 * buckets), 256 at a time (fewer only to
+ * finish a round); a finished round doubles buckets.
+ */
+static void rule(uint64_t c, uint32_t *buckets, uint32_t *split)
+{
+    uint64_t per = c / *buckets;
+    if (per < 48)
+        return;
+    uint64_t want = per >= 96 ? *buckets : (c - 48 * (uint64_t)*buckets) / 48 + 1;
+    if (want > *buckets)
+        want = *buckets;
+    if (want <= *split || (want - *split < 256 && want < *buckets))
+        return;
+    uint64_t n = want - *split > 256 ? 256 : want - *split;
+    *split += (uint32_t)n;
+    if (*split == *buckets) {
+        *buckets *= 2;
+        *split = 0;
+    }
+}
+
+/*
+ * Commits customers 0..n-1 in steps to a new partition (group g, p) of
+ * `initial` buckets, checking after each commit the buckets and split
+ * against rule(), the count, and that every hash is a listpack. Returns
+ * the writer's partition; *ms holds its customers.
+ */
+static hf_redis_part *grow_to(hf_redis *r, redisContext *c, int32_t p, uint32_t initial,
+                              int n, int step, hf_memstore **ms)
+{
+    hf_redis_set_new_buckets(r, initial);
+    hf_redis_part *part = acquire(r, "g", p);
+    *ms = hf_memstore_new(1);
+    hf_redis_batch *b = hf_redis_batch_new();
+    uint32_t buckets = initial, split = 0;
+    for (int i = 0; i < n; i += step) {
+        uint32_t before = hf_redis_part_nbuckets(part);
+        rule(part->customers, &buckets, &split);
+        int k = commit_new(r, part, *ms, b, "cust-", i, step);
+        assert_int_equal(part->buckets, buckets);
+        assert_int_equal(part->split, split);
+        assert_int_equal(hf_redis_part_nbuckets(part), before + (uint32_t)k);
+        assert_int_equal(part->customers, (uint64_t)(i + step));
+        assert_all_listpacks(c, part);
+    }
+    hf_redis_batch_destroy(b);
+    return part;
+}
+
+/* A new owner loads all n customers of the partition, each in its bucket. */
+static void load_all(hf_redis *r, int32_t p, const hf_memstore *ms, size_t n,
+                     uint32_t buckets, uint32_t split)
+{
+    hf_engine eng;
+    engine(&eng, 1);
+    hf_redis_part *next = acquire(r, "g", p);
+    assert_int_equal(next->buckets, buckets);
+    assert_int_equal(next->split, split);
+    hf_memstore *loaded_ms = hf_memstore_new(1);
+    size_t loaded = 0;
+    char err[512] = "";
+    if (hf_redis_load(r, next, &eng, loaded_ms, &loaded, err, sizeof(err)) != HF_REDIS_OK)
+        fail_msg("load: %s", err);
+    assert_int_equal(loaded, n);
+    uint64_t small = 0, big = 0;
+    assert_int_equal(hf_redis_count(r, next, &small, &big, err, sizeof(err)), HF_REDIS_OK);
+    assert_int_equal(small + big, n);
+    uint8_t want[256], got[256];
+    hf_customer *x = hf_memstore_get((hf_memstore *)ms, "cust-4321", 9);
+    hf_customer *y = hf_memstore_get(loaded_ms, "cust-4321", 9);
+    assert_non_null(x);
+    assert_non_null(y);
+    size_t len = encode(x, want, sizeof(want));
+    assert_int_equal(encode(y, got, sizeof(got)), len);
+    assert_memory_equal(got, want, len);
+    hf_memstore_destroy(loaded_ms);
+    hf_redis_part_destroy(next);
+}
+
+static void test_buckets_grow_by_splitting(void **state)
+{
+    (void)state;
+    flushall(srv.port);
+    redisContext *c = raw(srv.port);
+    char *limit = listpack_limit(c, "128"); /* Redis' default (Debian's is 512) */
+    hf_redis *r = open_port(srv.port);
+    char err[512] = "";
+
+    /* 9000 customers in 16 buckets at first: whole rounds at 96 per bucket
+     * (16, 32 and 64 buckets split). */
+    hf_memstore *ms;
+    hf_redis_part *part = grow_to(r, c, 3, 16, 9000, 250, &ms);
+    assert_int_equal(part->buckets, 128);
+    assert_int_equal(part->split, 0);
+    assert_meta(c, "hf:{g:3}:meta", "buckets", "128");
+    assert_meta(c, "hf:{g:3}:meta", "customers", "9000");
+    redisReply *rep = cmd(c, "EXISTS hf:{g:3}:c:128");
+    assert_int_equal(rep->integer, 0); /* no hash beyond the last bucket */
+    freeReplyObject(rep);
+    load_all(r, 3, ms, 9000, 128, 0);
+
+    /* The old owner is fenced, and its growth with it: nothing changes. */
+    hf_redis_batch *b = hf_redis_batch_new();
+    part->customers = 20000; /* would split all 128 */
+    assert_int_equal(hf_redis_batch_grow(b, r, part, ms), 128);
+    assert_int_equal(hf_redis_commit(r, part, b, err, sizeof(err)), HF_REDIS_FENCED);
+    assert_int_equal(part->buckets, 128);
+    assert_int_equal(part->split, 0);
+    assert_meta(c, "hf:{g:3}:meta", "buckets", "128");
+    hf_redis_batch_destroy(b);
+    hf_memstore_destroy(ms);
+    hf_redis_part_destroy(part);
+
+    /* 40000 in 512: the round starts at 48 per bucket (24576) and splits
+     * 256 buckets once 256 are due (at 36816), so half of it is split. */
+    part = grow_to(r, c, 5, 512, 40000, 1000, &ms);
+    assert_int_equal(part->buckets, 512);
+    assert_int_equal(part->split, 256);
+    assert_int_equal(hf_redis_part_nbuckets(part), 768);
+    assert_meta(c, "hf:{g:5}:meta", "buckets", "512");
+    assert_meta(c, "hf:{g:5}:meta", "split", "256");
+    load_all(r, 5, ms, 40000, 512, 256);
+    hf_memstore_destroy(ms);
+    hf_redis_part_destroy(part);
+
+    hf_redis_close(r);
+    free(listpack_limit(c, limit));
+    free(limit);
+    redisFree(c);
+}
+
+/* A bucket that became a hash table (stored before growth) is rewritten
+ * as listpacks by the splits. */
+static void test_oversized_buckets_are_rewritten(void **state)
+{
+    (void)state;
+    flushall(srv.port);
+    redisContext *c = raw(srv.port);
+    char *limit = listpack_limit(c, "128");
+    hf_redis *r = open_port(srv.port);
+    hf_redis_set_new_buckets(r, 1);
+    hf_redis_part *part = acquire(r, "g", 4);
+    hf_memstore *ms = hf_memstore_new(1);
+    hf_redis_batch *b = hf_redis_batch_new();
+    /* 300 customers in one commit: nothing to grow from yet. */
+    assert_int_equal(commit_new(r, part, ms, b, "x", 0, 300), 0);
+    assert_int_equal(part->buckets, 1);
+    redisReply *rep = cmd(c, "OBJECT ENCODING %s:c:0", part->tag);
+    assert_string_equal(rep->str, "hashtable");
+    freeReplyObject(rep);
+    /* Then empty commits split: 1 -> 2 -> 4 buckets of ~75, and no more
+     * (3 of 4 are due at 300 customers, but they wait for 256 or the end
+     * of the round). */
+    assert_int_equal(commit_new(r, part, ms, b, "x", 300, 0), 1);
+    assert_int_equal(part->buckets, 2);
+    assert_int_equal(commit_new(r, part, ms, b, "x", 300, 0), 2);
+    assert_int_equal(part->buckets, 4);
+    assert_int_equal(commit_new(r, part, ms, b, "x", 300, 0), 0);
+    assert_int_equal(part->buckets, 4);
+    assert_int_equal(part->split, 0);
+    assert_int_equal(hf_redis_part_nbuckets(part), 4);
+    assert_int_equal(part->customers, 300);
+    assert_all_listpacks(c, part);
+    uint64_t small = 0, big = 0;
+    char err[512];
+    assert_int_equal(hf_redis_count(r, part, &small, &big, err, sizeof(err)), HF_REDIS_OK);
+    assert_int_equal(small + big, 300);
+
+    hf_redis_batch_destroy(b);
+    hf_memstore_destroy(ms);
+    hf_redis_part_destroy(part);
+    hf_redis_close(r);
+    free(listpack_limit(c, limit));
+    free(limit);
+    redisFree(c);
+}
+
 static void test_memory_per_customer(void **state)
 {
     (void)state;
@@ -1287,6 +1515,8 @@ int main(void)
         cmocka_unit_test(test_restart_unavailable_then_recovers),
         cmocka_unit_test(test_pipelined_commits_survive_a_restart),
         cmocka_unit_test(test_partitions_of_a_group),
+        cmocka_unit_test(test_buckets_grow_by_splitting),
+        cmocka_unit_test(test_oversized_buckets_are_rewritten),
         cmocka_unit_test(test_memory_per_customer),
     };
     signal(SIGPIPE, SIG_IGN); /* as hirefire run does */
