@@ -1092,8 +1092,9 @@ static int open_slot(hf_pipeline *p, slot *s)
     s->st.clock = part->clock;
     slot_reset(s, part, 0);
     hf_log_info("pipeline", "partition %" PRId32 ": acquired (epoch %" PRIu64 "), %zu "
-                "customers loaded from Redis, outbox sequence %" PRIu64,
-                s->partition, part->epoch, loaded, part->outbox_seq);
+                "customers loaded from Redis (%" PRIu32 " bucket hashes), outbox sequence %"
+                PRIu64, s->partition, part->epoch, loaded, hf_redis_part_nbuckets(part),
+                part->outbox_seq);
     return 0;
 }
 

@@ -21,8 +21,10 @@ dead-letter topic holds each bad message once. HF_CHAOS_SEED repeats the
 random moments of a failed run.
 """
 
+import json
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -61,8 +63,11 @@ def setup_case(hirefire, kafka, redis, work, name):
 
     def config(instance, static=False, batch=300):
         # Small batches: many transactions, so that the input lasts long
-        # enough for the kills and outages to land mid-stream.
-        extra = f"kafka.client.id={instance}\nbatch.max.events={batch}\n"
+        # enough for the kills and outages to land mid-stream. Two buckets
+        # per new partition: ~2500 customers each make the commits split
+        # buckets all along (growth under kills, fencing and outages too).
+        extra = (f"kafka.client.id={instance}\nbatch.max.events={batch}\n"
+                 "redis.buckets=2\n")
         if static:
             extra += f"kafka.group.instance.id={instance}\n"
         return eh.write_config(work / f"{instance}.properties", kafka, redis.url, TOPIC,
@@ -78,6 +83,11 @@ def finish_and_check(hirefire, kafka, work, config, out, dead, chaos_input,
     if mid_stream:  # the chaos ended before the input did
         done = re.findall(r"hirefire run: (\d+) messages", last.text())
         assert done and int(done[-1]) > 0, last.text()[-2000:]
+    # Every partition's buckets grew from 2 (~2500 customers each).
+    for p in range(PARTS):
+        res = subprocess.run([hirefire, "inspect", "partition", str(p), "-c", str(config)],
+                             capture_output=True, text=True, check=True, timeout=60)
+        assert json.loads(res.stdout)["buckets"] > 2, res.stdout
     got = eh.output(kafka, out, read_committed=True)
     missing, extra = ref - got, got - ref
     assert (sum(missing.values()), sum(extra.values())) == (0, 0)
