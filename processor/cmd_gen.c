@@ -230,7 +230,8 @@ int hf_cmd_gen(int argc, char **argv)
             break;
         }
         n++;
-        if (rate > 0 && (n % (rate < 1000 ? 1 : 100)) == 0) {
+        /* Paced about every millisecond's worth of events. */
+        if (rate > 0 && (n % (rate < 1000 ? 1 : rate / 1000)) == 0) {
             double ahead = (double)n / (double)rate - (now_s() - t0);
             if (ahead > 0.001)
                 hf_gen_sink_wait(sink, (int)(ahead * 1000));

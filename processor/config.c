@@ -160,8 +160,10 @@ static const key_def table[] = {
              "ids stay deterministic)."},
     {.key = "commit.interval.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "100", .min = 1, .max = HOUR_MS, .off = CFG(commit_interval_ms),
-     .help = "Longest time a partition batch stays open before it is "
-             "committed (live mode)."},
+     .help = "Longest time a batch stays open before it is committed "
+             "(live mode): from its first message's arrival, or for "
+             "messages that arrived while the last batch was processed, "
+             "from that batch's close."},
     {.key = "batch.max.events", .kind = K_FIXED, .type = V_INT, .def = "50000",
      .min = 1, .max = 10000000, .off = CFG(batch_max_events),
      .help = "Most events in one batch (of all assigned partitions; it "

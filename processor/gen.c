@@ -690,7 +690,15 @@ int hf_gen_sink_write(hf_gen_sink *k, const hf_event *e, char *errstr,
 void hf_gen_sink_wait(hf_gen_sink *k, int timeout_ms)
 {
     if (k->rk != NULL) {
-        rd_kafka_poll(k->rk, timeout_ms);
+        /* rd_kafka_poll returns as soon as it served a delivery report. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t until = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+        for (int64_t left = timeout_ms; left > 0;) {
+            rd_kafka_poll(k->rk, (int)left);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            left = until - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        }
         return;
     }
     struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};

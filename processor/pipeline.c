@@ -2219,30 +2219,45 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     hf_log_info("pipeline", "consuming %zu topic(s) as group member, signals to %s",
                 p->ntopics, p->cfg->output_topic);
     p->last_commit = now_ms();
+    int64_t closed = now_ms();
     while (!stopping(p)) {
+        int64_t polled_at = now_ms();
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
         if (m != NULL)
             take(p, m);
         /*
          * With Redis, a batch closes on batch.max.events or
-         * commit.interval.ms; with memory, it takes what is fetched already.
+         * commit.interval.ms after its first message arrived; with memory,
+         * it takes what is fetched already. A message that was waiting
+         * already arrived while the last batch was processed: its window
+         * started when that batch closed, so that an event waits at most
+         * commit.interval.ms for its batch to close, not also the time the
+         * last batch took.
          */
         int64_t opened = now_ms();
+        if (m != NULL && opened - polled_at <= 1)
+            opened = closed;
         while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
+            /* Past the window, what is fetched already still joins. */
             int64_t left = p->redis != NULL
                                ? p->cfg->commit_interval_ms - (now_ms() - opened) : 0;
-            if (left < 0)
-                break;
             ssize_t n = rd_kafka_consume_batch_queue(p->consumer_q,
-                                                     (int)(left < POLL_MS ? left : POLL_MS),
+                                                     left <= 0 ? 0
+                                                     : (int)(left < POLL_MS ? left : POLL_MS),
                                                      p->polled, p->cap - p->nbatch);
             for (ssize_t i = 0; i < n; i++)
                 take(p, p->polled[i]);
-            if (n <= 0 && left == 0)
+            if (n <= 0 && left <= 0)
                 break;
         }
         rd_kafka_poll(p->producer, 0);
+        closed = now_ms();
+        size_t nevents = p->nbatch;
         process_batch(p);
+        if (nevents > 0)
+            hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
+                         "processed and committed in %" PRId64 " ms", nevents,
+                         closed - opened, now_ms() - closed);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
         if (p->redis == NULL) {
