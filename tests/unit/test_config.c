@@ -873,8 +873,10 @@ static void test_markdown_reference(void **state)
                         "empty = none. |");
     assert_has_line(md, "| `commit.interval.ms` | duration 1ms..1h | `100` | "
                         "`HIREFIRE_COMMIT_INTERVAL_MS` | Longest time a "
-                        "partition batch stays open before it is committed "
-                        "(live mode). |");
+                        "batch stays open before it is committed (live mode): "
+                        "from its first message's arrival, or for messages "
+                        "that arrived while the last batch was processed, "
+                        "from that batch's close. |");
     free(md);
 }
 
