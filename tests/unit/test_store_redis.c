@@ -1229,6 +1229,24 @@ static char *listpack_limit(redisContext *c, const char *value)
     return old;
 }
 
+/* An empty Redis with hash-max-listpack-entries 128 (Redis' default;
+ * Debian's is 512) and a store connected to it; undone by small_end. */
+static hf_redis *small_begin(redisContext **c, char **limit)
+{
+    flushall(srv.port);
+    *c = raw(srv.port);
+    *limit = listpack_limit(*c, "128");
+    return open_port(srv.port);
+}
+
+static void small_end(hf_redis *r, redisContext *c, char *limit)
+{
+    hf_redis_close(r);
+    free(listpack_limit(c, limit));
+    free(limit);
+    redisFree(c);
+}
+
 /* The encoding of every customer hash of the partition is a listpack. */
 static void assert_all_listpacks(redisContext *c, const hf_redis_part *part)
 {
@@ -1346,10 +1364,9 @@ static void load_all(hf_redis *r, int32_t p, const hf_memstore *ms, size_t n,
 static void test_buckets_grow_by_splitting(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    redisContext *c = raw(srv.port);
-    char *limit = listpack_limit(c, "128"); /* Redis' default (Debian's is 512) */
-    hf_redis *r = open_port(srv.port);
+    redisContext *c;
+    char *limit;
+    hf_redis *r = small_begin(&c, &limit);
     char err[512] = "";
 
     /* 9000 customers in 16 buckets at first: whole rounds at 96 per bucket
@@ -1388,11 +1405,7 @@ static void test_buckets_grow_by_splitting(void **state)
     load_all(r, 5, ms, 40000, 512, 256);
     hf_memstore_destroy(ms);
     hf_redis_part_destroy(part);
-
-    hf_redis_close(r);
-    free(listpack_limit(c, limit));
-    free(limit);
-    redisFree(c);
+    small_end(r, c, limit);
 }
 
 /* A bucket that became a hash table (stored before growth) is rewritten
@@ -1400,10 +1413,9 @@ static void test_buckets_grow_by_splitting(void **state)
 static void test_oversized_buckets_are_rewritten(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    redisContext *c = raw(srv.port);
-    char *limit = listpack_limit(c, "128");
-    hf_redis *r = open_port(srv.port);
+    redisContext *c;
+    char *limit;
+    hf_redis *r = small_begin(&c, &limit);
     hf_redis_set_new_buckets(r, 1);
     hf_redis_part *part = acquire(r, "g", 4);
     hf_memstore *ms = hf_memstore_new(1);
@@ -1435,10 +1447,7 @@ static void test_oversized_buckets_are_rewritten(void **state)
     hf_redis_batch_destroy(b);
     hf_memstore_destroy(ms);
     hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    free(listpack_limit(c, limit));
-    free(limit);
-    redisFree(c);
+    small_end(r, c, limit);
 }
 
 static void test_memory_per_customer(void **state)
