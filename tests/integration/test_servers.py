@@ -4,6 +4,7 @@ redis-server; a missing Java, Maven, kcat or redis-server fails them with the
 scripts' message (nothing is skipped)."""
 
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -280,6 +281,34 @@ def test_servers_stop_when_the_watched_process_ends(tmp_path):
     finally:
         parent.kill()
         parent.wait()
+    deadline = time.monotonic() + 40
+    while (r.dir.exists() or k.dir.exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not r.dir.exists() and not k.dir.exists()
+    assert servers.wait_gone(r.pid) and servers.wait_gone(k.pid)
+
+
+def test_servers_stop_when_their_process_group_is_signalled(tmp_path):
+    """Ctrl-C, timeout(1) or a cancelled CI job signal the whole process
+    group, the watchdogs included: they stop the servers all the same."""
+    r, k = servers.Redis(tmp_path / "r"), servers.Kafka(tmp_path / "k")
+    starts = " && ".join(
+        f"'{servers.SCRIPTS_DIR / s.kind}' start --dir '{s.dir}' --watch $$ "
+        f"> '{tmp_path / s.kind}.env'" for s in (r, k))
+    group = subprocess.Popen(["bash", "-c", starts + " && exec sleep 600"],
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"{s.kind}.env").read_text().strip()
+                      if (tmp_path / f"{s.kind}.env").exists() else False
+                      for s in (r, k)):
+            assert group.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        for s in (r, k):
+            s.env = servers.read_env((tmp_path / f"{s.kind}.env").read_text().strip())
+    finally:
+        os.killpg(group.pid, signal.SIGTERM)
+        group.wait()
     deadline = time.monotonic() + 40
     while (r.dir.exists() or k.dir.exists()) and time.monotonic() < deadline:
         time.sleep(0.1)
