@@ -268,6 +268,15 @@ def test_killed_servers_restart_with_their_data_and_ports():
             ("a", "1"), ("b", "2")]
 
 
+def assert_stopped(*started):
+    """Each server's directory is removed and its process gone (40 s)."""
+    deadline = time.monotonic() + 40
+    while any(s.dir.exists() for s in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(s.dir.exists() for s in started)
+    assert all(servers.wait_gone(s.pid) for s in started)
+
+
 def test_servers_stop_when_the_watched_process_ends(tmp_path):
     parent = subprocess.Popen(["sleep", "600"])
     try:
@@ -281,11 +290,7 @@ def test_servers_stop_when_the_watched_process_ends(tmp_path):
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 40
-    while (r.dir.exists() or k.dir.exists()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not r.dir.exists() and not k.dir.exists()
-    assert servers.wait_gone(r.pid) and servers.wait_gone(k.pid)
+    assert_stopped(r, k)
 
 
 def test_servers_stop_when_their_process_group_is_signalled(tmp_path):
@@ -309,8 +314,4 @@ def test_servers_stop_when_their_process_group_is_signalled(tmp_path):
     finally:
         os.killpg(group.pid, signal.SIGTERM)
         group.wait()
-    deadline = time.monotonic() + 40
-    while (r.dir.exists() or k.dir.exists()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not r.dir.exists() and not k.dir.exists()
-    assert servers.wait_gone(r.pid) and servers.wait_gone(k.pid)
+    assert_stopped(r, k)
