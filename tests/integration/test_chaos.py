@@ -16,9 +16,9 @@ its own in each case:
 Each case ends with a last instance run to the end of the input; then the
 output topic read with isolation.level=read_committed (once no transaction
 is open: one left by a killed instance stops such readers until the
-coordinator aborts it) equals `hirefire replay --topic` of the same input, as multisets of whole messages, and the
-dead-letter topic holds each bad message once. HF_CHAOS_SEED repeats the
-random moments of a failed run.
+coordinator aborts it) equals `hirefire replay --topic` of the same input,
+as multisets of whole messages, and the dead-letter topic holds each bad
+message once. HF_CHAOS_SEED repeats the random moments of a failed run.
 """
 
 import json
@@ -61,13 +61,12 @@ def setup_case(hirefire, kafka, redis, work, name):
     out, dead, group = f"chaos-{name}-out", f"chaos-{name}-dead", f"chaos-{name}"
     eh.create_topics(kafka, (out, PARTS), (dead, 1))
 
-    def config(instance, static=False, batch=300):
+    def config(instance, static=False):
         # Small batches: many transactions, so that the input lasts long
         # enough for the kills and outages to land mid-stream. Two buckets
         # per new partition: ~2500 customers each make the commits split
         # buckets all along (growth under kills, fencing and outages too).
-        extra = (f"kafka.client.id={instance}\nbatch.max.events={batch}\n"
-                 "redis.buckets=2\n")
+        extra = f"kafka.client.id={instance}\nbatch.max.events=300\nredis.buckets=2\n"
         if static:
             extra += f"kafka.group.instance.id={instance}\n"
         return eh.write_config(work / f"{instance}.properties", kafka, redis.url, TOPIC,
