@@ -17,8 +17,10 @@
 # event's partition and offset). Signals caused by expiries have no trigger
 # and are not counted; neither are those of the events of the first --warmup
 # seconds (default 3: the new group's first fetches and transactions), which
-# are produced at the same rate before the measured --seconds. Prints p50, p90, p99 and the maximum (target: p99 <
-# 300 ms). --rate N skips the maximum and produces at N events/s. Figures only; everything started is stopped on exit, error or
+# are produced at the same rate before the measured --seconds. Prints p50,
+# p90, p99 and the maximum (target: p99 < 300 ms), and the part up to
+# hirefire producing the signal. --rate N skips the maximum and produces at
+# N events/s. Figures only; everything started is stopped on exit, error or
 # Ctrl-C.
 #
 # Environment: HIREFIRE (binary; default build/hirefire, or --bin), TMPDIR,
@@ -38,7 +40,7 @@ bin=${HIREFIRE:-$repo/build/hirefire}
 
 die() { echo "bench/latency.sh: $*" >&2; exit 1; }
 note() { echo "bench/latency.sh: $*" >&2; }
-usage() { sed -n '5{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '6{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&"${2:-2}"; exit "${1:-2}"; }
 posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
 
 while [[ $# -gt 0 ]]; do
@@ -50,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     --rate) posint "$1" "${2:-}"; fixed_rate=$2; shift 2 ;;
     --partitions) posint "$1" "${2:-}"; partitions=$2; shift 2 ;;
     --bin) bin=${2:?--bin needs a path}; shift 2 ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 1 ;;
     *) note "unknown argument '$1'"; usage ;;
   esac
 done
