@@ -141,7 +141,6 @@ int main(int argc, char **argv)
     hf_redis *r = NULL;
     hf_redis_part *part = NULL, *next = NULL;
     hf_redis_batch *b = hf_redis_batch_new();
-    hf_customer **cs = calloc((size_t)batch, sizeof(*cs));
     hf_memstore *ms = NULL, *writer = hf_memstore_new(2);
     hf_engine eng;
     hf_behaviour beh[2];
@@ -149,7 +148,7 @@ int main(int argc, char **argv)
     hf_behaviour_init(&beh[1], "monthly");
     beh[1].window_days = 30;
     hf_engine_init(&eng, beh, 2);
-    if (hf_config_init(&cfg) != 0 || b == NULL || cs == NULL || writer == NULL ||
+    if (hf_config_init(&cfg) != 0 || b == NULL || writer == NULL ||
         hf_config_set(&cfg, "redis.url", url, HF_ORIGIN_FLAG, NULL, err, sizeof(err)) != 0 ||
         hf_config_set(&cfg, "redis.buckets", buckets, HF_ORIGIN_FLAG, NULL, err,
                       sizeof(err)) != 0 ||
@@ -184,8 +183,12 @@ int main(int argc, char **argv)
             }
             c->target = 1;
             c->flips[0] = 1;
-            cs[j] = c;
-            if (hf_memstore_insert(writer, c) != 0 || hf_redis_batch_customer(b, r, part, c) != 0 ||
+            if (hf_memstore_insert(writer, c) != 0) {
+                hf_customer_destroy(c);
+                fprintf(stderr, "bench_redis: out of memory\n");
+                goto out;
+            }
+            if (hf_redis_batch_customer(b, r, part, c) != 0 ||
                 (k % 10 == 0 && hf_redis_batch_signal(b, id, strlen(id), "{\"kind\":\"hire\"}",
                                                       15) != 0)) {
                 fprintf(stderr, "bench_redis: out of memory\n");
@@ -246,7 +249,6 @@ out:
     hf_redis_part_destroy(part);
     hf_redis_part_destroy(next);
     hf_redis_batch_destroy(b);
-    free(cs);
     hf_redis_close(r);
     hf_config_destroy(&cfg);
     if (own) {
