@@ -43,18 +43,66 @@ void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
     m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
 }
 
+/*
+ * One pass over b's window at `day`, newest day first (the order, and so the
+ * saturation, of hf_engine_metrics): *m gets the window's metrics, and
+ * when[k] the first day on which the days leaving the window (each on its
+ * day + W) leave a window whose class is k (1 target, 0 not), or HF_NO_DUE;
+ * *last the day the window empties (HF_NO_DUE when it is empty).
+ */
+static void scan(const hf_engine *eng, const hf_customer *c, uint32_t b,
+                 int32_t day, hf_window_metrics *m, int32_t when[2], int32_t *last)
+{
+    const hf_behaviour *beh = &eng->behaviours[b];
+    int64_t w = beh->window_days;
+    int64_t from = (int64_t)day - w; /* exclusive */
+    when[0] = when[1] = *last = HF_NO_DUE;
+    memset(m, 0, sizeof(*m));
+    for (uint32_t i = c->ndays; i > 0; i--) {
+        const hf_day_agg *a = &c->days[i - 1];
+        if (a->day <= from)
+            break;
+        if (a->day > day)
+            continue;
+        /* m holds the days after a: the window once a has left it. */
+        int64_t exit = (int64_t)a->day + w;
+        int32_t due = exit >= HF_NO_DUE ? HF_NO_DUE - 1 : (int32_t)exit;
+        m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
+        when[hf_behaviour_failing(beh, m) == 0] = due;
+        if (*last == HF_NO_DUE)
+            *last = due;
+        m->orders += a->orders;
+        m->items = hf_sat_add(m->items, a->items);
+        m->gross_minor = hf_sat_add(m->gross_minor, a->gross_minor);
+        m->returns += a->returns;
+        m->returned_minor = hf_sat_add(m->returned_minor, a->returned_minor);
+    }
+    m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
+}
+
+/*
+ * The due day for class `target`: the first window exit after which the
+ * class differs. Exits that change nothing are skipped (re-evaluating there
+ * could not emit a signal); when none changes the class, the behaviours of
+ * the longest window still come due when their window empties, so that the
+ * expiry prunes the customer's days.
+ */
+static int32_t pick_due(const hf_engine *eng, uint32_t b, const int32_t when[2],
+                        int32_t last, int target)
+{
+    int32_t due = when[!target];
+    if (due == HF_NO_DUE && eng->behaviours[b].window_days == eng->max_window)
+        due = last;
+    return due;
+}
+
 int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,
                       int32_t day)
 {
-    int64_t w = eng->behaviours[b].window_days;
-    for (uint32_t i = 0; i < c->ndays; i++) {
-        int64_t d = c->days[i].day;
-        if (d > (int64_t)day - w && d <= day) {
-            int64_t due = d + w;
-            return due >= HF_NO_DUE ? HF_NO_DUE - 1 : (int32_t)due;
-        }
-    }
-    return HF_NO_DUE;
+    hf_window_metrics m;
+    int32_t when[2], last;
+    scan(eng, c, b, day, &m, when, &last);
+    return pick_due(eng, b, when, last, (c->target >> b) & 1u);
 }
 
 /* The signal id: 128 bits of the behaviour's definition, the customer, the
@@ -80,7 +128,8 @@ static void evaluate(const hf_engine *eng, hf_customer *c, uint32_t b,
                      const hf_event *trigger, hf_signal_fn emit, void *opaque)
 {
     hf_window_metrics m;
-    hf_engine_metrics(eng, c, b, day, &m);
+    int32_t when[2], last;
+    scan(eng, c, b, day, &m, when, &last);
     unsigned failing = hf_behaviour_failing(&eng->behaviours[b], &m);
     uint32_t bit = UINT32_C(1) << b;
     int was = (c->target & bit) != 0;
@@ -111,7 +160,7 @@ static void evaluate(const hf_engine *eng, hf_customer *c, uint32_t b,
         if (emit)
             emit(opaque, &s);
     }
-    c->due[b] = hf_engine_due(eng, c, b, day);
+    c->due[b] = pick_due(eng, b, when, last, is);
 }
 
 int hf_engine_apply(const hf_engine *eng, hf_customer *c, const hf_event *e,

@@ -29,7 +29,15 @@ void hf_engine_init(hf_engine *eng, const hf_behaviour *behaviours, uint32_t n);
 void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
                        int32_t day, hf_window_metrics *m);
 
-/* Expiry due day of c for behaviour b at day `day`, or HF_NO_DUE. */
+/*
+ * Expiry due day of c for behaviour b at day `day`, or HF_NO_DUE: the first
+ * day on which the oldest days leaving b's window (SEMANTICS.md step 6)
+ * change c's class for b (c->target), so that expiries that could not emit
+ * a signal are never visited; with no such day, for a behaviour of the
+ * longest window, the day its window empties (the expiry prunes c's days).
+ * Depends on c's days and class only: a store that recomputes it at a later
+ * clock (no expiry due in between) gets the same day.
+ */
 int32_t hf_engine_due(const hf_engine *eng, const hf_customer *c, uint32_t b,
                       int32_t day);
 

@@ -992,11 +992,79 @@ static void test_engine_metrics_and_due(void **state)
     assert_int_equal(m.gross_minor, 1000);
     assert_int_equal(m.returns, 1);
 
+    /*
+     * Due days: the first window exit that changes the class. c is not a
+     * target of either behaviour: w5 at D0+4 holds 1 order, then 0 after D0
+     * leaves (D0+5) and after D0+3 leaves (D0+8): no change, and w5 is not
+     * the longest window, so nothing is due.
+     */
+    assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 4), HF_NO_DUE);
+    assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 5), HF_NO_DUE);
+    /* w30 (the longest window) holds 2 orders at D0+5, yet as a non-target
+     * nothing leaving makes it one: due when the window empties, D0+5+30. */
+    assert_int_equal(hf_engine_due(&eng, c, 1, D0 + 5), D0 + 35);
+    /* As targets: w5 drops to 0 orders when D0 leaves; w30 to 1 order. */
+    c->target = 3;
     assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 4), D0 + 5);
     assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 5), D0 + 8);
     assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 8), D0 + 10);
     assert_int_equal(hf_engine_due(&eng, c, 0, D0 + 10), HF_NO_DUE);
     assert_int_equal(hf_engine_due(&eng, c, 1, D0 + 5), D0 + 30);
+    assert_int_equal(hf_engine_due(&eng, c, 1, D0 + 30), D0 + 33);
+    hf_customer_destroy(c);
+}
+
+static void fx_count(void *opaque, const hf_signal *s)
+{
+    (void)s;
+    (*(int *)opaque)++;
+}
+
+/* Exits that leave the class as it is are not due: three orders on three
+ * days keep a min-2 target through the first exit, not the second. */
+static void test_engine_due_skips_exits_without_change(void **state)
+{
+    (void)state;
+    hf_behaviour bs[2] = {beh("w10", 10, 2), beh("w20", 20, 5)};
+    hf_engine eng;
+    hf_engine_init(&eng, bs, 2);
+    hf_customer *c = hf_customer_new("c", 1, 2);
+    assert_non_null(c);
+    int nsig = 0;
+    for (int i = 0; i < 3; i++) {
+        hf_event e;
+        memset(&e, 0, sizeof(e));
+        const char *ids[3] = {"e0", "e1", "e2"};
+        e.event_id = ids[i];
+        e.event_id_len = 2;
+        e.customer_id = "c";
+        e.customer_id_len = 1;
+        e.order_id = "";
+        e.type = HF_EVENT_PURCHASE;
+        e.event_time = (int64_t)(D0 + i) * HF_MS_PER_DAY;
+        e.amount_minor = 100;
+        e.items = 1;
+        uint32_t counted;
+        assert_int_equal(hf_engine_apply(&eng, c, &e, D0 + i, fx_count, &nsig,
+                                         &counted), 0);
+        assert_int_equal(counted, 3);
+    }
+    assert_int_equal(nsig, 1); /* the hire of w10 */
+    assert_int_equal(c->target, 1);
+    /* w10: 3 orders; D0 leaves on D0+10 (2 left), D0+1 on D0+11 (1 left). */
+    assert_int_equal(c->due[0], D0 + 11);
+    /* w20, not a target with 3 of 5 orders: due when its window empties. */
+    assert_int_equal(c->due[1], D0 + 22);
+    hf_engine_expire(&eng, c, 0, D0 + 11, fx_count, &nsig);
+    assert_int_equal(nsig, 2); /* the fire */
+    assert_int_equal(c->target, 0);
+    assert_int_equal(c->due[0], HF_NO_DUE);
+    assert_int_equal(c->ndays, 3);
+    /* The last expiry prunes the days no window can see any more. */
+    hf_engine_expire(&eng, c, 1, D0 + 22, fx_count, &nsig);
+    assert_int_equal(nsig, 2);
+    assert_int_equal(c->due[1], HF_NO_DUE);
+    assert_int_equal(c->ndays, 0);
     hf_customer_destroy(c);
 }
 
@@ -1097,6 +1165,7 @@ int main(void)
         cmocka_unit_test(test_advance),
         cmocka_unit_test(test_signal_ids_deterministic_and_distinct),
         cmocka_unit_test(test_engine_metrics_and_due),
+        cmocka_unit_test(test_engine_due_skips_exits_without_change),
         cmocka_unit_test(test_behaviour_failing),
         cmocka_unit_test(test_stats_add),
     };
