@@ -160,15 +160,22 @@ static const key_def table[] = {
              "ids stay deterministic)."},
     {.key = "commit.interval.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "100", .min = 1, .max = HOUR_MS, .off = CFG(commit_interval_ms),
-     .help = "Longest time a batch stays open before it is committed "
-             "(live mode): from its first message's arrival, or for "
-             "messages that arrived while the last batch was processed, "
-             "from that batch's close."},
+     .help = "Longest time a batch takes messages while more keep arriving "
+             "(live mode; with Redis every batch is a commit); with the "
+             "memory store, also how often offsets are committed."},
+    {.key = "batch.linger.ms", .kind = K_FIXED, .type = V_DURATION,
+     .def = "0", .min = 0, .max = HOUR_MS, .off = CFG(batch_linger_ms),
+     .help = "How long a batch waits for messages not fetched yet (live "
+             "mode), from the later of the last batch's close and its first "
+             "message's arrival: 0 takes "
+             "what is fetched, so batches grow with the load and an event "
+             "waits for one batch at most; more gives fewer, larger "
+             "transactions at low rates."},
     {.key = "batch.max.events", .kind = K_FIXED, .type = V_INT, .def = "50000",
      .min = 1, .max = 10000000, .off = CFG(batch_max_events),
-     .help = "Most events in one batch (of all assigned partitions; it "
-             "also closes after commit.interval.ms). Larger batches catch "
-             "up faster: fewer transactions and Redis calls."},
+     .help = "Most events in one batch (of all assigned partitions). "
+             "Larger batches catch up faster: fewer transactions and Redis "
+             "calls."},
     {.key = "shutdown.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "10000", .min = 0, .max = HOUR_MS, .off = CFG(shutdown_timeout_ms),
      .help = "On SIGINT/SIGTERM, how long to wait for the open batch and "

@@ -146,6 +146,7 @@ typedef struct hf_config {
     /* processing */
     hf_config_guarantee processing_guarantee; /* processing.guarantee */
     int64_t commit_interval_ms;        /* commit.interval.ms */
+    int64_t batch_linger_ms;           /* batch.linger.ms */
     int64_t batch_max_events;          /* batch.max.events */
     int64_t shutdown_timeout_ms;       /* shutdown.timeout.ms */
 

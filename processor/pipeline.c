@@ -2226,21 +2226,24 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         if (m != NULL)
             take(p, m);
         /*
-         * With Redis, a batch closes on batch.max.events or
-         * commit.interval.ms after its first message arrived; with memory,
-         * it takes what is fetched already. A message that was waiting
-         * already arrived while the last batch was processed: its window
-         * started when that batch closed, so that an event waits at most
-         * commit.interval.ms for its batch to close, not also the time the
-         * last batch took.
+         * A batch takes what is fetched already, and waits batch.linger.ms
+         * for more: from its first message's arrival or, for a message that
+         * was waiting, from the last batch's close (it arrived while that
+         * batch was processed). It closes at batch.max.events, when nothing
+         * more is fetched past the linger, or once it has taken messages
+         * for commit.interval.ms. With the default linger 0, batches grow
+         * with the load and an event waits for one batch at most.
          */
-        int64_t opened = now_ms();
-        if (m != NULL && opened - polled_at <= 1)
-            opened = closed;
+        int64_t first = now_ms();
+        int64_t opened = (m != NULL && first - polled_at <= 1) ? closed : first;
         while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
-            /* Past the window, what is fetched already still joins. */
-            int64_t left = p->redis != NULL
-                               ? p->cfg->commit_interval_ms - (now_ms() - opened) : 0;
+            int64_t now = now_ms();
+            int64_t open_left = p->cfg->commit_interval_ms - (now - first);
+            if (open_left <= 0)
+                break;
+            int64_t left = p->cfg->batch_linger_ms - (now - opened);
+            if (left > open_left)
+                left = open_left;
             ssize_t n = rd_kafka_consume_batch_queue(p->consumer_q,
                                                      left <= 0 ? 0
                                                      : (int)(left < POLL_MS ? left : POLL_MS),

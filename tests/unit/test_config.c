@@ -142,6 +142,7 @@ static void test_defaults(void **state)
     assert_int_equal(5000, cfg.redis_command_timeout_ms);
     assert_int_equal(HF_GUARANTEE_EXACTLY_ONCE, cfg.processing_guarantee);
     assert_int_equal(100, cfg.commit_interval_ms);
+    assert_int_equal(0, cfg.batch_linger_ms);
     assert_int_equal(50000, cfg.batch_max_events);
     assert_int_equal(10000, cfg.shutdown_timeout_ms);
     assert_string_equal("127.0.0.1:9464", cfg.http_listen);
@@ -819,6 +820,7 @@ static void test_dump_exact(void **state)
         "redis.command.timeout.ms = 5000  # default\n"
         "processing.guarantee = exactly_once  # default\n"
         "commit.interval.ms = 100  # default\n"
+        "batch.linger.ms = 0  # default\n"
         "batch.max.events = 50000  # default\n"
         "shutdown.timeout.ms = 10000  # default\n"
         "http.listen = 127.0.0.1:9464  # default\n"
@@ -861,7 +863,7 @@ static void test_markdown_reference(void **state)
     assert_true(strncmp(md, head, strlen(head)) == 0);
     for (const char *p = md; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(30, rows);
+    assert_int_equal(31, rows);
     assert_has_line(md, "| `output.format` | one of avro, json | `avro` | "
                         "`HIREFIRE_OUTPUT_FORMAT` | Encoding of signals: "
                         "Confluent-framed Avro or JSON. |");
@@ -873,10 +875,17 @@ static void test_markdown_reference(void **state)
                         "empty = none. |");
     assert_has_line(md, "| `commit.interval.ms` | duration 1ms..1h | `100` | "
                         "`HIREFIRE_COMMIT_INTERVAL_MS` | Longest time a "
-                        "batch stays open before it is committed (live mode): "
-                        "from its first message's arrival, or for messages "
-                        "that arrived while the last batch was processed, "
-                        "from that batch's close. |");
+                        "batch takes messages while more keep arriving (live "
+                        "mode; with Redis every batch is a commit); with the "
+                        "memory store, also how often offsets are committed. |");
+    assert_has_line(md, "| `batch.linger.ms` | duration 0ms..1h | `0` | "
+                        "`HIREFIRE_BATCH_LINGER_MS` | How long a batch waits "
+                        "for messages not fetched yet (live mode), from the "
+                        "later of the last batch's close and its first "
+                        "message's arrival: 0 takes what is "
+                        "fetched, so batches grow with the load and an event "
+                        "waits for one batch at most; more gives fewer, larger "
+                        "transactions at low rates. |");
     free(md);
 }
 
