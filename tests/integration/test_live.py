@@ -280,5 +280,50 @@ def test_gen_rate_spreads_the_events(hirefire, kafka_server):
     assert times[-1] - times[0] >= 550
 
 
+def batches_of_trickle(hirefire, kafka, tmp_path, name, extra):
+    """Runs hirefire on an empty one-partition topic, produces three events
+    0.4 s apart once the partition is assigned, and returns the sizes of the
+    batches (debug log) that took them."""
+    kafka.create_topic(f"{name}-in", 1)
+    kafka.create_topic(f"{name}-signals", 1)
+    kafka.create_topic(f"{name}-dead", 1)
+    cfg = write_config(tmp_path / f"{name}.properties", kafka, [f"{name}-in"],
+                       f"{name}-signals", f"{name}-dead", name,
+                       "log.level=debug\n" + extra)
+    log = tmp_path / f"{name}.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([hirefire, "run", "-c", str(cfg)], stderr=err)
+    try:
+        deadline = time.monotonic() + 60
+        while f"assigned {name}-in [0]" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        for i in range(3):
+            if i:
+                time.sleep(0.4)
+            kafka.produce(f"{name}-in", [("c1", json.dumps({
+                "event_id": f"e{i}", "customer_id": "c1", "type": "purchase",
+                "event_time": "2024-01-0%dT10:00:00Z" % (i + 1),
+                "amount_minor": 1000, "currency": "EUR", "items": 1}))])
+        wait_for_count(kafka, f"{name}-signals", 1, proc)  # the hire
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert counters(text)["messages"] == 3
+    return [int(n) for n in re.findall(r"batch of (\d+) messages", text)]
+
+
+def test_batches_take_what_is_fetched(hirefire, kafka_server, tmp_path):
+    """batch.linger.ms=0 (the default): events 0.4 s apart go in batches of
+    their own; lingering 3 s, the three share one batch."""
+    assert batches_of_trickle(hirefire, kafka_server, tmp_path, "linger0", "") == [1, 1, 1]
+    assert batches_of_trickle(hirefire, kafka_server, tmp_path, "linger3",
+                              "batch.linger.ms=3s\ncommit.interval.ms=10s\n") == [3]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__] + sys.argv[1:]))
