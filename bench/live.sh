@@ -9,7 +9,10 @@
 # creates an input topic with --partitions partitions (default 8), loads
 # --events synthetic events (default 2,000,000; --customers default events/10)
 # as Confluent-framed Avro with `hirefire gen --topic`, then measures in the
-# same run:
+# same run, after untimed warm-ups (`hirefire run` over a separate topic of
+# --events/10 events, before each kind of run: a fresh broker's JVM compiles
+# its produce and transaction paths on the first signals, which took ~0.7 s
+# of its CPU from the first timed run):
 #   kcat          `kcat -C -e -o beginning -q > /dev/null` over the topic: the
 #                 raw librdkafka consume rate; then the same with
 #                 -X queued.min.messages=1000000 (as hirefire sets it); the
@@ -153,7 +156,8 @@ KAFKA_BOOTSTRAP="" KAFKA_VERSION="" KAFKA_PID=""
 . "$work/kafka/env"
 topic=bench.events
 "$repo/scripts/kafka" topic --dir "$work/kafka" "$topic" "$partitions" \
-  bench.signals "$partitions" bench.dead-letter 1 bench.probe 1 2>"$work/topics.log" ||
+  bench.signals "$partitions" bench.dead-letter 1 bench.probe 1 \
+  bench.warmup "$partitions" 2>"$work/topics.log" ||
   { cat "$work/topics.log" >&2; die "creating the topics failed"; }
 
 mkdir -p "$work/schemas"
@@ -235,7 +239,27 @@ run_bench() {
   RUN_SUMMARY=$(grep -E '^hirefire run: [0-9]+ messages' "$log" | tail -n 1 || true)
 }
 
+# warm_redis: the transactional path's warm-up, as the memory one (not timed).
+warm_redis() {
+  note "warming the broker's transactions up: $warm_events events (not timed)"
+  measure "$work/run-warmup-redis.log" "$bin" run --config "$config" \
+    -X input.topics=bench.warmup -X kafka.group.id=bench-warmup-redis \
+    -X store.backend=redis -X redis.url="$REDIS_URL" -X redis.key.prefix=warmup \
+    -X processing.guarantee=exactly_once --max-idle-ms 500
+  [[ $RC -eq 0 ]]
+}
+
 mem_guarantee=at_least_once
+warm_events=$(( events / 10 > 0 ? events / 10 : 1 ))
+note "warming the broker up: $warm_events events through hirefire run (not timed)"
+measure "$work/gen-warmup.log" "$bin" gen --events "$warm_events" \
+  --customers $(( warm_events / 10 > 0 ? warm_events / 10 : 1 )) --seed 2 \
+  --topic bench.warmup --brokers "$KAFKA_BOOTSTRAP" --format avro --schema-id 1 -q
+[[ $RC -eq 0 ]] || { cat "$work/gen-warmup.log" >&2; die "hirefire gen (warm-up) failed (exit $RC)"; }
+measure "$work/run-warmup.log" "$bin" run --config "$config" -X input.topics=bench.warmup \
+  -X kafka.group.id=bench-warmup -X store.backend=memory \
+  -X processing.guarantee="$mem_guarantee" --max-idle-ms 500
+[[ $RC -eq 0 ]] || { tail -n 20 "$work/run-warmup.log" >&2; die "the warm-up run failed (exit $RC)"; }
 run_bench memory -X store.backend=memory -X processing.guarantee="$mem_guarantee" ||
   die "the memory run failed"
 mem_secs=$RUN_SECS mem_u=$RUN_U mem_s=$RUN_S mem_b=$RUN_B mem_summary=$RUN_SUMMARY
@@ -254,6 +278,8 @@ else
   if ! probe "$work/probe-redis.log" -X store.backend=redis -X redis.url="$REDIS_URL" \
        -X processing.guarantee=exactly_once; then
     redis_note="skipped: this hirefire run does not support store.backend=redis with exactly_once yet ($(grep -m1 -i 'not available\|not supported\|not implemented\|error' "$work/probe-redis.log" || tail -n 1 "$work/probe-redis.log"))"
+  elif ! warm_redis; then
+    redis_note="failed: the warm-up run with Redis failed ($(tail -n 1 "$work/run-warmup-redis.log"))"
   elif run_bench redis -X store.backend=redis -X redis.url="$REDIS_URL" \
          -X processing.guarantee=exactly_once; then
     redis_secs=$RUN_SECS redis_u=$RUN_U redis_s=$RUN_S redis_b=$RUN_B redis_summary=$RUN_SUMMARY
@@ -279,6 +305,7 @@ else
   echo "  run redis, exactly_once: $redis_note"
 fi
 echo "  (run times are start to exit minus the ${idle_ms} ms idle wait; cpu includes that wait)"
+echo "  (before each kind of run, an untimed one over $warm_events other events warmed the broker up)"
 echo "  (ratios against the faster kcat, ${base_wall} s; against plain kcat in brackets)"
 echo "  ratio run memory / kcat: $(ratio "$base_wall" "$mem_secs") ($(ratio "$kcat_wall" "$mem_secs"))   (target >= 0.7)"
 if [[ -n "${redis_secs:-}" ]]; then
