@@ -243,7 +243,8 @@ static hf_eos_txn_status txn_failed(rd_kafka_t *producer, rd_kafka_error_t *erro
     return HF_EOS_TXN_ABORTED;
 }
 
-hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
+hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer,
+                                    const rd_kafka_consumer_group_metadata_t *gm,
                                     const rd_kafka_topic_partition_list_t *offsets,
                                     int timeout_ms, int retry_ms, char *errstr,
                                     size_t errstr_size)
@@ -252,11 +253,8 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
     rd_kafka_error_t *error;
     if (offsets != NULL && offsets->cnt > 0) {
         for (;;) {
-            rd_kafka_consumer_group_metadata_t *gm =
-                rd_kafka_consumer_group_metadata(consumer);
             error = rd_kafka_send_offsets_to_transaction(producer, offsets, gm,
                                                          timeout_ms);
-            rd_kafka_consumer_group_metadata_destroy(gm);
             if (error == NULL)
                 break;
             if (rd_kafka_error_is_retriable(error) && now_ms() < deadline) {

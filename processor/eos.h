@@ -89,14 +89,15 @@ typedef enum hf_eos_txn_status {
 
 /*
  * Finishes the open transaction of producer: sends offsets (may be NULL or
- * empty) for consumer's group (KIP-447 group metadata: a zombie whose
+ * empty) with the consumer group metadata gm (KIP-447: a zombie whose
  * generation is stale is refused), then commits. Each call waits up to
  * timeout_ms; retriable errors (e.g. a broker restarting) are retried, with
  * a warning, for up to retry_ms in all. On an abortable error aborts the
  * transaction and returns HF_EOS_TXN_ABORTED; errstr says why in either
- * failure case.
+ * failure case. Any thread may call it, for one transaction at a time.
  */
-hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer, rd_kafka_t *consumer,
+hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer,
+                                    const rd_kafka_consumer_group_metadata_t *gm,
                                     const rd_kafka_topic_partition_list_t *offsets,
                                     int timeout_ms, int retry_ms, char *errstr,
                                     size_t errstr_size);

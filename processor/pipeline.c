@@ -6,6 +6,7 @@
 #include "pipeline.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -226,6 +227,9 @@ typedef struct checkpoint {
     rd_kafka_topic_partition_list_t *offsets;
 } checkpoint;
 
+typedef struct publication publication;
+enum { PUB_IDLE, PUB_SUBMITTED, PUB_DONE };
+
 typedef struct batch_item {
     rd_kafka_message_t *m;
     uint64_t h; /* hf_memstore_hash of its key (the customer id), once prefetched */
@@ -276,8 +280,9 @@ struct hf_pipeline {
     int64_t wrong_logged_at;
     uint64_t wrong_unlogged;
 
-    int failed;              /* stop; commit nothing more */
+    atomic_int failed;       /* stop; commit nothing more */
     char error[512];
+    pthread_mutex_t fail_mu; /* fail() may be called from librdkafka's callbacks */
 
     hf_stream_stats retired; /* streams dropped on revoke */
     uint64_t retired_customers;
@@ -292,6 +297,15 @@ struct hf_pipeline {
     hf_buf env;
     slot *cur;               /* the stream being processed */
     int64_t pending_at;      /* when to retry the republish of pending slots */
+    /* the publisher thread: one publication at a time, the loop goes on */
+    publication *pub_async;  /* handed to the thread */
+    publication *pub_sync;   /* published by the loop itself (recoveries) */
+    pthread_t pub_thread;
+    int pub_started;
+    pthread_mutex_t pub_mu;
+    pthread_cond_t pub_cv;
+    int pub_state;           /* PUB_*, under pub_mu */
+    int pub_quit;
 
     pipeline_metrics m;
     atomic_int assigned;          /* topic-partitions held (readiness) */
@@ -306,17 +320,23 @@ static int mark_dirty(slot *s, const char *id, size_t len);
 static int stopping(const hf_pipeline *p);
 static void checkpoints_commit(hf_pipeline *p);
 static int producer_renew(hf_pipeline *p, const char *why);
+static int publisher_wait(hf_pipeline *p);
+static int recover(hf_pipeline *p, slot **v, size_t n);
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
 {
-    if (p->failed)
+    pthread_mutex_lock(&p->fail_mu);
+    if (p->failed) {
+        pthread_mutex_unlock(&p->fail_mu);
         return;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->error, sizeof(p->error), fmt, ap);
     va_end(ap);
     p->failed = 1;
     hf_log_error("pipeline", "%s", p->error);
+    pthread_mutex_unlock(&p->fail_mu);
 }
 
 static int topic_index(const hf_pipeline *p, const char *topic)
@@ -1172,10 +1192,93 @@ static void add_offsets(hf_pipeline *p, const slot *s, rd_kafka_topic_partition_
     }
 }
 
-/* Produces every entry of s->out. Returns 0, or -1 with err. */
-static int produce_out(hf_pipeline *p, const slot *s, size_t *n, char *err, size_t err_size)
+/*--- Publishing (store.backend=redis) -----------------------------------------*/
+
+/*
+ * A publication: the outbox entries of streams committed to Redis and their
+ * input offsets with metadata, published as one Kafka transaction
+ * (exactly_once), or produced, flushed and their offsets committed
+ * (at_least_once). It owns copies of what it publishes, so the loop may go
+ * on with the streams while the publisher thread runs it.
+ */
+typedef struct pub_stream {
+    int32_t partition;
+    uint64_t seq; /* the outbox sequence its offsets' metadata carries */
+} pub_stream;
+
+struct publication {
+    hf_buf out; /* entries: u32 key length, key, u32 envelope length, envelope */
+    rd_kafka_topic_partition_list_t *offsets;
+    rd_kafka_consumer_group_metadata_t *gm; /* exactly_once */
+    pub_stream *streams;
+    size_t nstreams, streams_cap;
+    /* the outcome */
+    int rc; /* 0 done, 1 aborted, 2 the producer cannot go on, -1 failed */
+    size_t produced;
+    double took;
+    char err[512];
+};
+
+static void publication_clear(publication *pb)
 {
-    const unsigned char *q = (const unsigned char *)s->out.data, *end = q + s->out.len;
+    hf_buf_reset(&pb->out);
+    if (pb->offsets != NULL)
+        rd_kafka_topic_partition_list_destroy(pb->offsets);
+    pb->offsets = NULL;
+    if (pb->gm != NULL)
+        rd_kafka_consumer_group_metadata_destroy(pb->gm);
+    pb->gm = NULL;
+    pb->nstreams = 0;
+}
+
+static void publication_free(publication *pb)
+{
+    publication_clear(pb);
+    hf_buf_free(&pb->out);
+    free(pb->streams);
+}
+
+/* Takes the entries and offsets of streams v into pb. 0, or -1 (OOM). */
+static int publication_build(hf_pipeline *p, publication *pb, slot **v, size_t n)
+{
+    publication_clear(pb);
+    pb->offsets = rd_kafka_topic_partition_list_new((int)n + 1);
+    if (p->eos)
+        pb->gm = rd_kafka_consumer_group_metadata(p->consumer);
+    if (n > pb->streams_cap) {
+        pub_stream *ps = realloc(pb->streams, n * sizeof(*ps));
+        if (ps == NULL)
+            return -1;
+        pb->streams = ps;
+        pb->streams_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (hf_buf_append(&pb->out, v[i]->out.data, v[i]->out.len) != 0)
+            return -1;
+        add_offsets(p, v[i], pb->offsets);
+        pb->streams[pb->nstreams++] = (pub_stream){v[i]->partition, v[i]->part->outbox_seq};
+    }
+    return 0;
+}
+
+/* Runs the Kafka side of pb and records its outcome (any thread). */
+static void publication_run(hf_pipeline *p, publication *pb)
+{
+    double started = now_s();
+    pb->rc = 0;
+    pb->produced = 0;
+    pb->err[0] = '\0';
+    if (p->eos) {
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(p->producer);
+        if (error != NULL) {
+            snprintf(pb->err, sizeof(pb->err), "cannot begin a Kafka transaction: %s",
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            pb->rc = -1;
+            goto done;
+        }
+    }
+    const unsigned char *q = (const unsigned char *)pb->out.data, *end = q + pb->out.len;
     while (q < end) {
         uint32_t klen, elen;
         memcpy(&klen, q, 4);
@@ -1183,97 +1286,84 @@ static int produce_out(hf_pipeline *p, const slot *s, size_t *n, char *err, size
         memcpy(&elen, key + klen, 4);
         const unsigned char *env = key + klen + 4;
         q = env + elen;
-        if (hf_eos_produce(p->producer, key, klen, env, elen, QUEUE_FULL_WAIT_MS, err,
-                           err_size) != 0)
-            return -1;
-        (*n)++;
+        if (hf_eos_produce(p->producer, key, klen, env, elen, QUEUE_FULL_WAIT_MS, pb->err,
+                           sizeof(pb->err)) != 0) {
+            if (p->eos) {
+                char why[512];
+                hf_eos_txn_abort(p->producer, TXN_CALL_MS, why, sizeof(why));
+            }
+            pb->rc = -1;
+            goto done;
+        }
+        pb->produced++;
     }
-    return 0;
+    if (p->eos) {
+        hf_eos_txn_status ts = hf_eos_txn_finish(p->producer, pb->gm, pb->offsets,
+                                                 TXN_CALL_MS, TXN_RETRY_MS, pb->err,
+                                                 sizeof(pb->err));
+        pb->rc = ts == HF_EOS_TXN_OK ? 0 : ts == HF_EOS_TXN_ABORTED ? 1 : 2;
+        goto done;
+    }
+    /* Delivery is retried by the producer (a broker restart): wait. */
+    rd_kafka_resp_err_t ferr;
+    int64_t since = now_ms();
+    while ((ferr = rd_kafka_flush(p->producer, TXN_CALL_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+           !p->failed && now_ms() - since < TXN_RETRY_MS)
+        hf_log_warn("pipeline", "%d messages not delivered yet: waiting",
+                    rd_kafka_outq_len(p->producer));
+    if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(pb->err, sizeof(pb->err), "%d messages not delivered; offsets not committed",
+                 rd_kafka_outq_len(p->producer));
+        pb->rc = -1;
+        goto done;
+    }
+    if (pb->offsets->cnt > 0) {
+        ferr = rd_kafka_commit(p->consumer, pb->offsets, 0);
+        if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hf_log_warn("pipeline", "offset commit failed: %s (the outbox says what "
+                        "to skip: signals may repeat, never go missing)",
+                        rd_kafka_err2str(ferr));
+    }
+done:
+    pb->took = now_s() - started;
 }
 
 /*
- * Publishes the outbox entries of the slots (s->out) and commits their
- * input offsets with metadata: one Kafka transaction (exactly_once), or
- * produce, flush and a synchronous offset commit (at_least_once). Then
- * trims the outboxes. Returns 0, 1 when the transaction was aborted (the
- * entries are still in Redis), -1 when failed.
+ * What follows a publication, in the loop's thread: counts it and, for the
+ * streams still held by the acquisition it published for, records what
+ * Kafka has and trims their outboxes now and then. Returns 0; 1 when it was
+ * aborted (the entries are still in Redis: the caller republishes them,
+ * with a new producer if the old one could not go on); -1 when failed.
  */
-static int publish(hf_pipeline *p, slot **v, size_t n)
+static int publication_done(hf_pipeline *p, publication *pb)
 {
-    char err[512];
-    size_t produced = 0;
-    double started = now_s();
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n + 1);
-    if (p->eos) {
-        rd_kafka_error_t *error = rd_kafka_begin_transaction(p->producer);
-        if (error != NULL) {
-            fail(p, "cannot begin a Kafka transaction: %s", rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-            rd_kafka_topic_partition_list_destroy(list);
-            return -1;
-        }
+    if (p->eos && pb->rc == 0)
+        hf_metric_add(p->m.txn_committed, 1);
+    else if (p->eos && pb->rc == 1)
+        hf_metric_add(p->m.txn_aborted, 1);
+    if (pb->rc == 1) {
+        hf_log_warn("pipeline", "Kafka transaction aborted: %s", pb->err);
+        return 1;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (produce_out(p, v[i], &produced, err, sizeof(err)) != 0) {
-            if (p->eos)
-                hf_eos_txn_abort(p->producer, TXN_CALL_MS, err,
-                                 sizeof(err));
-            fail(p, "%s", err);
-            rd_kafka_topic_partition_list_destroy(list);
-            return -1;
-        }
-        add_offsets(p, v[i], list);
+    if (pb->rc == 2)
+        return producer_renew(p, pb->err) != 0 ? -1 : 1;
+    if (pb->rc < 0) {
+        fail(p, "%s", pb->err);
+        return -1;
     }
-    if (p->eos) {
-        hf_eos_txn_status ts = hf_eos_txn_finish(p->producer, p->consumer, list,
-                                                 TXN_CALL_MS, TXN_RETRY_MS, err,
-                                                 sizeof(err));
-        rd_kafka_topic_partition_list_destroy(list);
-        if (ts == HF_EOS_TXN_OK)
-            hf_metric_add(p->m.txn_committed, 1);
-        else if (ts == HF_EOS_TXN_ABORTED)
-            hf_metric_add(p->m.txn_aborted, 1);
-        if (ts == HF_EOS_TXN_ABORTED) {
-            hf_log_warn("pipeline", "Kafka transaction aborted: %s", err);
-            return 1;
-        }
-        if (ts != HF_EOS_TXN_OK) {
-            if (producer_renew(p, err) != 0)
-                return -1;
-            return 1; /* as aborted: the outboxes are republished */
-        }
-    } else {
-        /* Delivery is retried by the producer (a broker restart): wait. */
-        rd_kafka_resp_err_t ferr;
-        int64_t since = now_ms();
-        while ((ferr = rd_kafka_flush(p->producer, TXN_CALL_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-               !p->failed && now_ms() - since < TXN_RETRY_MS)
-            hf_log_warn("pipeline", "%d messages not delivered yet: waiting",
-                        rd_kafka_outq_len(p->producer));
-        if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_topic_partition_list_destroy(list);
-            fail(p, "%d messages not delivered; offsets not committed",
-                 rd_kafka_outq_len(p->producer));
-            return -1;
-        }
-        if (list->cnt > 0) {
-            ferr = rd_kafka_commit(p->consumer, list, 0);
-            if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR)
-                hf_log_warn("pipeline", "offset commit failed: %s (the outbox says what "
-                            "to skip: signals may repeat, never go missing)",
-                            rd_kafka_err2str(ferr));
-        }
-        rd_kafka_topic_partition_list_destroy(list);
-    }
-    hf_metric_observe(p->m.commit_latency, now_s() - started);
+    hf_metric_observe(p->m.commit_latency, pb->took);
     p->c.commits++;
-    for (size_t i = 0; i < n; i++) {
-        slot *s = v[i];
-        hf_buf_reset(&s->out);
-        s->in_cycle = 0;
-        if (s->part == NULL)
+    for (size_t i = 0; i < pb->nstreams; i++) {
+        const pub_stream *ps = &pb->streams[i];
+        if (ps->partition >= p->nslots)
             continue;
-        s->kafka_seq = s->part->outbox_seq;
+        slot *s = &p->slots[ps->partition];
+        /* Committed: Kafka has the partition's outbox up to seq, whatever
+         * became of the stream since (a new owner would have fenced it). */
+        if (ps->seq > s->kafka_seq)
+            s->kafka_seq = ps->seq;
+        if (s->part == NULL || s->dropped)
+            continue;
         /*
          * Entries up to kafka_seq are in Kafka: trimming them is never
          * urgent (a recovery skips them), so it costs a round trip only
@@ -1284,6 +1374,7 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
             (s->kafka_seq - s->trimmed_seq < TRIM_EVERY_ENTRIES &&
              now - s->trimmed_at < TRIM_EVERY_MS))
             continue;
+        char err[512];
         hf_redis_status st = hf_redis_outbox_trim(p->redis, s->part, s->kafka_seq, NULL, err,
                                                   sizeof(err));
         if (st == HF_REDIS_OK) {
@@ -1296,7 +1387,132 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
                         s->partition, err);
         }
     }
-    hf_log_debug("pipeline", "published %zu messages for %zu partitions", produced, n);
+    hf_log_debug("pipeline", "published %zu messages for %zu partitions in %.0f ms",
+                 pb->produced, pb->nstreams, pb->took * 1000);
+    return 0;
+}
+
+/* The streams of v leave the cycle: what they had to publish is taken. */
+static void streams_taken(slot **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hf_buf_reset(&v[i]->out);
+        v[i]->in_cycle = 0;
+    }
+}
+
+/*
+ * Publishes the outbox entries of the slots (s->out) with their input
+ * offsets, and waits: first for the publisher thread's publication, if one
+ * is under way. Returns 0, 1 when the transaction was aborted (the entries
+ * are still in Redis), -1 when failed.
+ */
+static int publish(hf_pipeline *p, slot **v, size_t n)
+{
+    if (publisher_wait(p) < 0)
+        return -1;
+    publication *pb = p->pub_sync;
+    if (publication_build(p, pb, v, n) != 0) {
+        fail(p, "out of memory publishing");
+        return -1;
+    }
+    streams_taken(v, n);
+    publication_run(p, pb);
+    int rc = publication_done(p, pb);
+    publication_clear(pb);
+    return rc;
+}
+
+/* The publisher thread: runs each publication handed to it. */
+static void *publisher_main(void *arg)
+{
+    hf_pipeline *p = arg;
+    pthread_mutex_lock(&p->pub_mu);
+    for (;;) {
+        while (p->pub_state != PUB_SUBMITTED && !p->pub_quit)
+            pthread_cond_wait(&p->pub_cv, &p->pub_mu);
+        if (p->pub_state != PUB_SUBMITTED)
+            break;
+        pthread_mutex_unlock(&p->pub_mu);
+        publication_run(p, p->pub_async);
+        pthread_mutex_lock(&p->pub_mu);
+        p->pub_state = PUB_DONE;
+        pthread_cond_broadcast(&p->pub_cv);
+    }
+    pthread_mutex_unlock(&p->pub_mu);
+    return NULL;
+}
+
+/*
+ * Waits for the publication under way, if any, and does what follows it;
+ * an aborted one is republished from the outboxes in Redis (with what was
+ * committed there since). Returns 0, or -1 when failed.
+ */
+static int publisher_wait(hf_pipeline *p)
+{
+    if (!p->pub_started)
+        return p->failed ? -1 : 0;
+    pthread_mutex_lock(&p->pub_mu);
+    while (p->pub_state == PUB_SUBMITTED)
+        pthread_cond_wait(&p->pub_cv, &p->pub_mu);
+    int done = p->pub_state == PUB_DONE;
+    p->pub_state = PUB_IDLE;
+    pthread_mutex_unlock(&p->pub_mu);
+    if (!done)
+        return p->failed ? -1 : 0;
+    publication *pb = p->pub_async;
+    int rc = publication_done(p, pb);
+    if (rc == 1) {
+        /* Its streams, as far as this instance still holds them. */
+        slot **v = malloc((pb->nstreams ? pb->nstreams : 1) * sizeof(*v));
+        size_t n = 0;
+        if (v == NULL) {
+            fail(p, "out of memory");
+            rc = -1;
+        } else {
+            for (size_t i = 0; i < pb->nstreams; i++) {
+                int32_t part = pb->streams[i].partition;
+                if (part < p->nslots && p->slots[part].part != NULL && !p->slots[part].dropped)
+                    v[n++] = &p->slots[part];
+            }
+            publication_clear(pb);
+            rc = n > 0 && recover(p, v, n) < 0 ? -1 : 0;
+            free(v);
+        }
+    }
+    publication_clear(pb);
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Hands the publication of streams v to the publisher thread (after the
+ * one under way) and returns without waiting for it. 0, or -1 when failed.
+ */
+static int publish_async(hf_pipeline *p, slot **v, size_t n)
+{
+    if (publisher_wait(p) < 0)
+        return -1;
+    /* The wait may have republished (and so taken) some of them. */
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->in_cycle && v[i]->part != NULL && !v[i]->dropped)
+            v[live++] = v[i];
+    if (live == 0)
+        return 0;
+    if (!p->pub_started) {
+        if (pthread_create(&p->pub_thread, NULL, publisher_main, p) != 0)
+            return publish(p, v, live) < 0 ? -1 : 0;
+        p->pub_started = 1;
+    }
+    if (publication_build(p, p->pub_async, v, live) != 0) {
+        fail(p, "out of memory publishing");
+        return -1;
+    }
+    streams_taken(v, live);
+    pthread_mutex_lock(&p->pub_mu);
+    p->pub_state = PUB_SUBMITTED;
+    pthread_cond_broadcast(&p->pub_cv);
+    pthread_mutex_unlock(&p->pub_mu);
     return 0;
 }
 
@@ -1311,6 +1527,10 @@ static int publish(hf_pipeline *p, slot **v, size_t n)
 static int recover(hf_pipeline *p, slot **v, size_t n)
 {
     int backoff = BACKOFF_FIRST_MS;
+    /* What the publisher thread has under way comes first: it may have
+     * carried part of these outboxes already. */
+    if (publisher_wait(p) < 0)
+        return -1;
     for (int attempt = 1; attempt <= RECOVERY_ATTEMPTS; attempt++) {
         size_t live = 0, entries = 0;
         for (size_t i = 0; i < n; i++) {
@@ -1506,8 +1726,12 @@ static void publish_cycle(hf_pipeline *p)
             v[n++] = &p->slots[i];
         }
     /* With a pending slot, every outbox is read again from Redis. */
-    if (n > 0 && !p->failed && (pending || publish(p, v, n) == 1))
-        recover(p, v, n);
+    if (n > 0 && !p->failed) {
+        if (pending)
+            recover(p, v, n);
+        else
+            publish_async(p, v, n);
+    }
     for (int32_t i = 0; i < p->nslots; i++)
         p->slots[i].in_cycle = 0;
     free(v);
@@ -1803,6 +2027,7 @@ static void on_revoke(hf_pipeline *p, rd_kafka_t *rk,
                 p->tps[t][parts->elems[i].partition].lost = 1;
         }
     process_batch(p);
+    publisher_wait(p);
     if (lost)
         hf_log_warn("pipeline", "assignment lost: not committing the revoked partitions");
     else if (p->redis == NULL)
@@ -1959,6 +2184,13 @@ static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"enable.idempotence", "true", HF_KAFKA_DEFAULT, NULL},
         {"linger.ms", "5", HF_KAFKA_DEFAULT, NULL},
+        /*
+         * A transaction that starts right after the last one committed is
+         * told CONCURRENT_TRANSACTIONS until the coordinator has written
+         * the last one's markers (a few ms); librdkafka then waits
+         * retry.backoff.ms (100 by default) before asking again.
+         */
+        {"retry.backoff.ms", "10", HF_KAFKA_DEFAULT, NULL},
         /* only with exactly_once: */
         {"transaction.timeout.ms", TXN_TIMEOUT_MS, HF_KAFKA_DEFAULT, NULL},
         {"transactional.id", p->txn_id, HF_KAFKA_DEFAULT, NULL},
@@ -2055,6 +2287,12 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->idle_since = -1;
     atomic_init(&p->assigned, 0);
     atomic_init(&p->store_unavailable, 0);
+    atomic_init(&p->failed, 0);
+    pthread_mutex_init(&p->fail_mu, NULL);
+    pthread_mutex_init(&p->pub_mu, NULL);
+    pthread_cond_init(&p->pub_cv, NULL);
+    p->pub_async = calloc(1, sizeof(*p->pub_async));
+    p->pub_sync = calloc(1, sizeof(*p->pub_sync));
     p->ntopics = cfg->n_input_topics;
     p->partition_cnt = calloc(p->ntopics, sizeof(*p->partition_cnt));
     p->tps = calloc(p->ntopics, sizeof(*p->tps));
@@ -2064,7 +2302,7 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->grouped = calloc(p->cap, sizeof(*p->grouped));
     p->polled = calloc(p->cap, sizeof(*p->polled));
     if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->grouped ||
-        !p->polled) {
+        !p->polled || !p->pub_async || !p->pub_sync) {
         snprintf(errstr, errstr_size, "out of memory");
         goto error;
     }
@@ -2285,6 +2523,7 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     if (!p->failed)
         hf_log_info("pipeline", "stopping: finishing the open batch");
     process_batch(p);
+    publisher_wait(p);
     metrics_gauges(p, 1);
     if (p->redis == NULL)
         commit(p, 1);
@@ -2320,6 +2559,19 @@ void hf_pipeline_destroy(hf_pipeline *p)
 {
     if (p == NULL)
         return;
+    if (p->pub_started) { /* it finishes a publication under way first */
+        pthread_mutex_lock(&p->pub_mu);
+        p->pub_quit = 1;
+        pthread_cond_broadcast(&p->pub_cv);
+        pthread_mutex_unlock(&p->pub_mu);
+        pthread_join(p->pub_thread, NULL);
+    }
+    for (int k = 0; k < 2; k++) {
+        publication *pb = k ? p->pub_sync : p->pub_async;
+        if (pb != NULL)
+            publication_free(pb);
+        free(pb);
+    }
     for (size_t i = 0; i < p->nbatch; i++)
         rd_kafka_message_destroy(p->batch[i].m);
     for (size_t i = 0; i < p->ck_n; i++)
@@ -2357,5 +2609,8 @@ void hf_pipeline_destroy(hf_pipeline *p)
     hf_buf_free(&p->enc);
     hf_buf_free(&p->frame);
     metrics_free(&p->m);
+    pthread_mutex_destroy(&p->fail_mu);
+    pthread_mutex_destroy(&p->pub_mu);
+    pthread_cond_destroy(&p->pub_cv);
     free(p);
 }
