@@ -7,8 +7,9 @@
 #
 # Starts a throwaway Kafka broker (scripts/kafka) and redis-server
 # (scripts/redis) in a temporary directory. First the maximum rate: --max-events
-# events (default 500,000) loaded with `hirefire gen --topic`, then one timed
-# `hirefire run` over them. Then, on fresh topics, `hirefire run` runs live
+# events (default 500,000) loaded with `hirefire gen --topic`, then, after an
+# untimed run over a fifth as many other events (the broker's warm-up), one
+# timed `hirefire run` over them. Then, on fresh topics, `hirefire run` runs live
 # while `hirefire gen --topic --rate R` produces for --seconds (default 20) at
 # R = half that maximum, and `kcat -C -X isolation.level=read_committed -u`
 # reads the signals topic; each line is stamped with the wall time it arrived.
@@ -87,7 +88,7 @@ KAFKA_BOOTSTRAP="" REDIS_URL=""
 # shellcheck disable=SC1091
 . "$work/redis/env"
 "$repo/scripts/kafka" topic --dir "$work/kafka" lat.max "$partitions" lat.events "$partitions" \
-  lat.signals "$partitions" lat.dead 1 2>"$work/topics.log" ||
+  lat.signals "$partitions" lat.dead 1 lat.warmup "$partitions" 2>"$work/topics.log" ||
   { cat "$work/topics.log" >&2; die "creating the topics failed"; }
 
 # config INPUT GROUP: a configuration for `hirefire run` on INPUT.
@@ -118,6 +119,15 @@ else
   "$bin" gen -q --events "$max_events" --customers $((max_events / 10)) --seed 7 \
     --topic lat.max --brokers "$KAFKA_BOOTSTRAP" --format json 2>"$work/gen-max.log" ||
     { cat "$work/gen-max.log" >&2; die "hirefire gen failed"; }
+  # A fresh broker's JVM compiles its produce and transaction paths on the
+  # first signals (a first run took ~1 s longer than the next): warm it up.
+  note "maximum rate: warming the broker up (a run over $((max_events / 5)) other events)"
+  "$bin" gen -q --events $((max_events / 5)) --customers $((max_events / 50 + 1)) --seed 5 \
+    --topic lat.warmup --brokers "$KAFKA_BOOTSTRAP" --format json 2>"$work/gen-warmup.log" ||
+    { cat "$work/gen-warmup.log" >&2; die "hirefire gen failed"; }
+  "$bin" run -c "$(config lat.warmup lat-warmup)" -X output.topic=lat.dead \
+    -X redis.key.prefix=warmup --max-idle-ms 500 2>"$work/run-warmup.log" ||
+    { tail -n 20 "$work/run-warmup.log" >&2; die "hirefire run (warm-up) failed"; }
   note "maximum rate: hirefire run over them"
   t0=$EPOCHREALTIME
   "$bin" run -c "$(config lat.max lat-max)" -X output.topic=lat.dead --max-idle-ms 2000 \
