@@ -23,32 +23,12 @@ void hf_engine_init(hf_engine *eng, const hf_behaviour *behaviours, uint32_t n)
     }
 }
 
-void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
-                       int32_t day, hf_window_metrics *m)
-{
-    int64_t from = (int64_t)day - eng->behaviours[b].window_days; /* exclusive */
-    memset(m, 0, sizeof(*m));
-    for (uint32_t i = c->ndays; i > 0; i--) {
-        const hf_day_agg *a = &c->days[i - 1];
-        if (a->day <= from)
-            break;
-        if (a->day > day)
-            continue;
-        m->orders += a->orders;
-        m->items = hf_sat_add(m->items, a->items);
-        m->gross_minor = hf_sat_add(m->gross_minor, a->gross_minor);
-        m->returns += a->returns;
-        m->returned_minor = hf_sat_add(m->returned_minor, a->returned_minor);
-    }
-    m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
-}
-
 /*
- * One pass over b's window at `day`, newest day first (the order, and so the
- * saturation, of hf_engine_metrics): *m gets the window's metrics, and
- * when[k] the first day on which the days leaving the window (each on its
- * day + W) leave a window whose class is k (1 target, 0 not), or HF_NO_DUE;
- * *last the day the window empties (HF_NO_DUE when it is empty).
+ * One pass over b's window at `day`, newest day first (so the sums saturate
+ * in one fixed order): *m gets the window's metrics, and when[k] the first
+ * day on which the days leaving the window (each on its day + W) leave a
+ * window whose class is k (1 target, 0 not), or HF_NO_DUE; *last the day
+ * the window empties (HF_NO_DUE when it is empty).
  */
 static void scan(const hf_engine *eng, const hf_customer *c, uint32_t b,
                  int32_t day, hf_window_metrics *m, int32_t when[2], int32_t *last)
@@ -78,6 +58,13 @@ static void scan(const hf_engine *eng, const hf_customer *c, uint32_t b,
         m->returned_minor = hf_sat_add(m->returned_minor, a->returned_minor);
     }
     m->net_minor = hf_sat_add(m->gross_minor, -m->returned_minor);
+}
+
+void hf_engine_metrics(const hf_engine *eng, const hf_customer *c, uint32_t b,
+                       int32_t day, hf_window_metrics *m)
+{
+    int32_t when[2], last;
+    scan(eng, c, b, day, m, when, &last);
 }
 
 /*
