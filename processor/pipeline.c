@@ -1329,9 +1329,9 @@ done:
 }
 
 /*
- * What follows a publication, in the loop's thread: counts it and, for the
- * streams still held by the acquisition it published for, records what
- * Kafka has and trims their outboxes now and then. Returns 0; 1 when it was
+ * What follows a publication, in the loop's thread: counts it, records how
+ * far each partition's outbox is in Kafka, and trims the outboxes of the
+ * streams still held now and then. Returns 0; 1 when it was
  * aborted (the entries are still in Redis: the caller republishes them,
  * with a new producer if the old one could not go on); -1 when failed.
  */
