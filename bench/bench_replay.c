@@ -119,6 +119,7 @@ static int cmp_size(const void *a, const void *b)
 }
 
 typedef struct sizes {
+    int32_t dead_before; /* days up to this are outside every window */
     size_t *v;
     size_t n;
     size_t *few; /* customers with at most 3 active days in their state */
@@ -129,6 +130,9 @@ static void measure(void *opaque, hf_customer *c)
 {
     sizes *s = opaque;
     uint8_t buf[4096];
+    /* As a write does: states are written when an event is applied, which
+     * first drops the days that no window can see any more. */
+    hf_customer_prune(c, s->dead_before);
     size_t n = hf_state_encode(c, buf, sizeof(buf));
     s->v[s->n++] = n;
     if (c->ndays <= 3)
@@ -157,7 +161,8 @@ static int replay(const hf_engine *eng, const char *path, const char *label,
            (unsigned long long)k.signals, t);
     if (report_sizes) {
         size_t nc = hf_memstore_count(st.store) + 1;
-        sizes s = {calloc(nc, sizeof(size_t)), 0, calloc(nc, sizeof(size_t)), 0};
+        sizes s = {(int32_t)((int64_t)st.clock - eng->max_window),
+                   calloc(nc, sizeof(size_t)), 0, calloc(nc, sizeof(size_t)), 0};
         hf_memstore_foreach(st.store, measure, &s);
         qsort(s.v, s.n, sizeof(size_t), cmp_size);
         qsort(s.few, s.nfew, sizeof(size_t), cmp_size);
