@@ -167,10 +167,9 @@ static const key_def table[] = {
      .def = "0", .min = 0, .max = HOUR_MS, .off = CFG(batch_linger_ms),
      .help = "How long a batch waits for messages not fetched yet (live "
              "mode), from the later of the last batch's close and its first "
-             "message's arrival: 0 takes "
-             "what is fetched, so batches grow with the load and an event "
-             "waits for one batch at most; more gives fewer, larger "
-             "transactions at low rates."},
+             "message's arrival: 0 takes what is fetched, so batches grow "
+             "with the load and an event waits for one batch at most; more "
+             "gives fewer, larger transactions at low rates."},
     {.key = "batch.max.events", .kind = K_FIXED, .type = V_INT, .def = "50000",
      .min = 1, .max = 10000000, .off = CFG(batch_max_events),
      .help = "Most events in one batch (of all assigned partitions). "

@@ -1475,7 +1475,6 @@ static int publisher_wait(hf_pipeline *p)
                 if (part < p->nslots && p->slots[part].part != NULL && !p->slots[part].dropped)
                     v[n++] = &p->slots[part];
             }
-            publication_clear(pb);
             rc = n > 0 && recover(p, v, n) < 0 ? -1 : 0;
             free(v);
         }
@@ -2496,8 +2495,10 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         size_t nevents = p->nbatch;
         process_batch(p);
         if (nevents > 0)
+            /* With Redis: computed and committed there, and its
+             * publication handed over (after the last one's was done). */
             hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
-                         "processed and committed in %" PRId64 " ms", nevents,
+                         "processed in %" PRId64 " ms", nevents,
                          closed - opened, now_ms() - closed);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
