@@ -4,10 +4,10 @@
  *
  * Datums are encoded here by hand: the binary encoding of our two records
  * is a few varints and strings, and writing it directly avoids filling an
- * avro-c generic value field by field. Decoding walks the datum against the
- * writer's schema (check_datum) and then reads the event's fields straight
- * from its bytes (fast_decode); the rare datum it does not know is decoded
- * by avro-c generic values of the writer's schema.
+ * avro-c generic value field by field. Decoding reads the event's fields
+ * straight from the datum's bytes in one pass, by a plan made once per
+ * writer schema (fast_decode); a datum it does not know is walked against
+ * the writer's schema (check_datum) and decoded by avro-c generic values.
  *
  * Container files: avro-c's 1.11.1 file reader cannot open a file without
  * blocks, ignores errors after a block and reports the end of the file like
@@ -128,13 +128,35 @@ static const struct field_rule {
     {"items", 1, T(AVRO_INT64) | T(AVRO_INT32), "long or int"},
 };
 
+/*
+ * How fast_decode reads one field of the writer's record, worked out once
+ * per writer schema: avro-c's schema accessors (field by index, union
+ * branch, enum symbol) are hash table lookups, too slow for every datum.
+ */
+typedef struct value_plan {
+    avro_type_t type;    /* links resolved */
+    avro_schema_t s;
+    int nsymbols;        /* AVRO_ENUM: its symbols, or 0 (ask avro-c) */
+    const char **symbol;
+    size_t *symbol_len;
+} value_plan;
+
+typedef struct field_plan {
+    int f;               /* F_* the field maps to, or -1 (skipped) */
+    avro_schema_t s;     /* the field's schema as written */
+    int union_;          /* a union: v holds its branches */
+    int nv;
+    value_plan *v;       /* the value, or each branch of the union */
+} field_plan;
+
 struct hf_avro_event_reader {
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value;  /* the last datum; events point into it */
     avro_reader_t mem;
     int index[F_COUNT];  /* field index in the writer's record, or -1 */
-    int *field_of;       /* [writer field] F_* it maps to, or -1 */
+    field_plan *plan;    /* [writer field], for fast_decode */
+    size_t nfields;
 };
 
 static const char *type_name(avro_schema_t s)
@@ -196,6 +218,68 @@ static int check_field_type(avro_schema_t ft, const struct field_rule *rule,
     return 0;
 }
 
+static int value_plan_init(value_plan *v, avro_schema_t s)
+{
+    v->s = unlink_schema(s);
+    v->type = avro_typeof(v->s);
+    if (v->type != AVRO_ENUM)
+        return 0;
+    int n = avro_schema_enum_number_of_symbols(v->s);
+    if (n <= 0)
+        return 0;
+    v->symbol = calloc((size_t)n, sizeof(*v->symbol));
+    v->symbol_len = calloc((size_t)n, sizeof(*v->symbol_len));
+    if (v->symbol == NULL || v->symbol_len == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        v->symbol[i] = avro_schema_enum_get(v->s, i);
+        if (v->symbol[i] == NULL)
+            return 0; /* nsymbols stays 0: avro-c decodes it */
+        v->symbol_len[i] = strlen(v->symbol[i]);
+    }
+    v->nsymbols = n;
+    return 0;
+}
+
+/* r->plan for r->nfields fields of writer (r->index set); 0 or -1 (OOM). */
+static int plan_init(hf_avro_event_reader *r, avro_schema_t writer)
+{
+    r->plan = calloc(r->nfields > 0 ? r->nfields : 1, sizeof(*r->plan));
+    if (r->plan == NULL)
+        return -1;
+    for (size_t i = 0; i < r->nfields; i++) {
+        field_plan *fp = &r->plan[i];
+        fp->f = -1;
+        fp->s = avro_schema_record_field_get_by_index(writer, (int)i);
+        avro_schema_t t = unlink_schema(fp->s);
+        fp->nv = is_avro_union(t) ? (int)avro_schema_union_size(t) : 1;
+        fp->union_ = is_avro_union(t);
+        fp->v = calloc(fp->nv > 0 ? (size_t)fp->nv : 1, sizeof(*fp->v));
+        if (fp->v == NULL)
+            return -1;
+        for (int b = 0; b < fp->nv; b++)
+            if (value_plan_init(&fp->v[b], fp->union_ ? avro_schema_union_branch(t, b) : t) != 0)
+                return -1;
+    }
+    for (int f = 0; f < F_COUNT; f++)
+        if (r->index[f] >= 0)
+            r->plan[r->index[f]].f = f;
+    return 0;
+}
+
+static void plan_free(hf_avro_event_reader *r)
+{
+    for (size_t i = 0; r->plan != NULL && i < r->nfields; i++) {
+        for (int b = 0; r->plan[i].v != NULL && b < r->plan[i].nv; b++) {
+            free(r->plan[i].v[b].symbol);
+            free(r->plan[i].v[b].symbol_len);
+        }
+        free(r->plan[i].v);
+    }
+    free(r->plan);
+    r->plan = NULL;
+}
+
 hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
                                                char *errstr,
                                                size_t errstr_size)
@@ -228,18 +312,13 @@ hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
             return NULL;
         }
     }
-    size_t nfields = avro_schema_record_size(writer);
-    r->field_of = malloc((nfields > 0 ? nfields : 1) * sizeof(*r->field_of));
-    if (r->field_of == NULL) {
+    r->nfields = avro_schema_record_size(writer);
+    if (plan_init(r, writer) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
+        plan_free(r);
         free(r);
         return NULL;
     }
-    for (size_t i = 0; i < nfields; i++)
-        r->field_of[i] = -1;
-    for (int f = 0; f < F_COUNT; f++)
-        if (r->index[f] >= 0)
-            r->field_of[r->index[f]] = f;
     r->schema = avro_schema_incref(writer);
     r->iface = avro_generic_class_from_schema(writer);
     if (r->iface == NULL ||
@@ -250,7 +329,7 @@ hf_avro_event_reader *hf_avro_event_reader_new(avro_schema_t writer,
         if (r->iface)
             avro_value_iface_decref(r->iface);
         avro_schema_decref(r->schema);
-        free(r->field_of);
+        plan_free(r);
         free(r);
         return NULL;
     }
@@ -272,7 +351,7 @@ void hf_avro_event_reader_destroy(hf_avro_event_reader *r)
     avro_value_decref(&r->value);
     avro_value_iface_decref(r->iface);
     avro_schema_decref(r->schema);
-    free(r->field_of);
+    plan_free(r);
     free(r);
 }
 
@@ -560,31 +639,24 @@ static int check_datum(avro_schema_t s, cursor *c, int depth)
 
 /*
  * avro-c's generic values allocate every string they read and free it on
- * the next read: most of the cost of a small record. A datum already
- * checked by check_datum is decoded here instead, straight from its bytes,
+ * the next read: most of the cost of a small record. A datum is decoded
+ * here instead, straight from its bytes, checking every length on the way,
  * with the same field mapping (build_event); strings point into the datum.
  * Anything unusual (an enum index or int out of range, a type the event
  * fields never have) is left to avro-c, so that both give the same answer.
  */
 
-static avro_schema_t resolve_link(avro_schema_t s)
-{
-    for (int i = 0; i < 32 && avro_typeof(s) == AVRO_LINK; i++)
-        s = avro_schema_link_target(s);
-    return s;
-}
-
 /* One field value into v; 0, or -1: not for this decoder. */
-static int fast_value(avro_schema_t s, cursor *c, fval *v)
+static int fast_value(const field_plan *fp, cursor *c, fval *v)
 {
     int64_t x;
-    s = resolve_link(s);
-    if (avro_typeof(s) == AVRO_UNION) {
-        if (skip_long(c, &x) != 0 || x < 0 || (size_t)x >= avro_schema_union_size(s))
+    const value_plan *vp = &fp->v[0];
+    if (fp->union_) {
+        if (skip_long(c, &x) != 0 || x < 0 || x >= fp->nv)
             return -1;
-        s = resolve_link(avro_schema_union_branch(s, (int)x));
+        vp = &fp->v[x];
     }
-    v->type = avro_typeof(s);
+    v->type = vp->type;
     switch (v->type) {
     case AVRO_NULL:
         v->absent = 1;
@@ -604,12 +676,10 @@ static int fast_value(avro_schema_t s, cursor *c, fval *v)
         v->i = x;
         return 0;
     case AVRO_ENUM:
-        if (skip_long(c, &x) != 0 || x < 0 || x >= avro_schema_enum_number_of_symbols(s))
+        if (skip_long(c, &x) != 0 || x < 0 || x >= vp->nsymbols)
             return -1;
-        v->s = avro_schema_enum_get(s, (int)x);
-        if (v->s == NULL)
-            return -1;
-        v->n = strlen(v->s);
+        v->s = vp->symbol[x];
+        v->n = vp->symbol_len[x];
         return 0;
     default:
         return -1;
@@ -617,8 +687,10 @@ static int fast_value(avro_schema_t s, cursor *c, fval *v)
 }
 
 /*
- * Decodes the datum at c (checked already) into e; returns 1 with *rc the
- * outcome, the cursor past the datum, or 0 when avro-c must decode it.
+ * Decodes the datum at c into e; returns 1 with *rc the outcome, the cursor
+ * past the datum, or 0 when avro-c must decode it (or it is corrupt: every
+ * length is checked on the way, so a datum decoded here would have passed
+ * check_datum).
  */
 static int fast_decode(hf_avro_event_reader *r, cursor *c, const hf_event_type *fixed,
                        hf_event *e, int *rc, char *errstr, size_t errstr_size)
@@ -626,16 +698,14 @@ static int fast_decode(hf_avro_event_reader *r, cursor *c, const hf_event_type *
     fval v[F_COUNT];
     for (int f = 0; f < F_COUNT; f++)
         v[f] = (fval){.absent = 1, .type = AVRO_NULL};
-    size_t nfields = avro_schema_record_size(r->schema);
-    for (size_t i = 0; i < nfields; i++) {
-        avro_schema_t fs = avro_schema_record_field_get_by_index(r->schema, (int)i);
-        int f = r->field_of[i];
-        if (f < 0) {
-            if (check_datum(fs, c, 1) != 0)
+    for (size_t i = 0; i < r->nfields; i++) {
+        const field_plan *fp = &r->plan[i];
+        if (fp->f < 0) {
+            if (check_datum(fp->s, c, 1) != 0)
                 return 0;
         } else {
-            v[f].absent = 0;
-            if (fast_value(fs, c, &v[f]) != 0)
+            v[fp->f].absent = 0;
+            if (fast_value(fp, c, &v[fp->f]) != 0)
                 return 0;
         }
     }
@@ -657,17 +727,17 @@ int hf_avro_event_decode_as(hf_avro_event_reader *r, const void *buf,
     /* Bytes after the datum are ignored, as Confluent's deserializers do:
      * avro-c has no public read position, and finding the datum's size
      * (avro_value_sizeof) would cost a sixth of the decoding time. */
+    int rc;
     cursor cur = {buf, len};
-    if (check_datum(r->schema, &cur, 0) != 0) {
+    if (fast_decode(r, &cur, fixed, e, &rc, errstr, errstr_size))
+        return rc;
+    cursor again = {buf, len};
+    if (check_datum(r->schema, &again, 0) != 0) {
         event_init(e);
         snprintf(errstr, errstr_size,
                  "invalid Avro datum: it ends before the lengths it declares (%zu bytes)", len);
         return -1;
     }
-    int rc;
-    cursor again = {buf, len};
-    if (fast_decode(r, &again, fixed, e, &rc, errstr, errstr_size))
-        return rc;
     avro_reader_memory_set_source(r->mem, buf, (int64_t)len);
     avro_set_error("no details"); /* avro-c appends to its last error */
     if (avro_value_read(r->mem, &r->value) != 0) {
