@@ -232,7 +232,8 @@ enum { PUB_IDLE, PUB_SUBMITTED, PUB_DONE };
 
 typedef struct batch_item {
     rd_kafka_message_t *m;
-    uint64_t h; /* hf_memstore_hash of its key (the customer id), once prefetched */
+    uint64_t h; /* hf_memstore_hash of its key (the customer id), once hashed */
+    int hashed;
 } batch_item;
 
 /* How far ahead the customers of a batch are prefetched, by stage. */
@@ -678,8 +679,19 @@ static void check_partition(hf_pipeline *p, int t, const rd_kafka_message_t *m,
     p->wrong_unlogged = 0;
 }
 
-static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
+/* hf_stream_process, reusing the key's hash when the key is the customer id. */
+static int stream_process(slot *s, const batch_item *b, const hf_event *e)
 {
+    const rd_kafka_message_t *m = b->m;
+    if (b->hashed && m->key_len == e->customer_id_len &&
+        memcmp(m->key, e->customer_id, m->key_len) == 0)
+        return hf_stream_process_hashed(&s->st, e, b->h);
+    return hf_stream_process(&s->st, e);
+}
+
+static void process_message(hf_pipeline *p, const batch_item *b)
+{
+    rd_kafka_message_t *m = b->m;
     int t = topic_index(p, rd_kafka_topic_name(m->rkt));
     tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
     slot *s = m->partition < p->nslots ? &p->slots[m->partition] : NULL;
@@ -715,7 +727,7 @@ static void process_message(hf_pipeline *p, rd_kafka_message_t *m)
         if (!restoring)
             check_partition(p, t, m, &e);
         uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
-        if (hf_stream_process(&s->st, &e) != 0)
+        if (stream_process(s, b, &e) != 0)
             fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
                  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
         outcome = s->st.stats.duplicate != duplicate ? OUT_DUPLICATE
@@ -776,8 +788,10 @@ static void prefetch_item(hf_pipeline *p, size_t i, int stage)
     const slot *s = &p->slots[b->m->partition];
     if (s->refs == 0 || s->st.store == NULL)
         return;
-    if (stage == 0)
+    if (stage == 0) {
         b->h = hf_memstore_hash(b->m->key, b->m->key_len);
+        b->hashed = 1;
+    }
     hf_memstore_prefetch(s->st.store, b->h, stage);
 }
 
@@ -807,7 +821,7 @@ static void process_batch(hf_pipeline *p)
     else
         for (size_t i = 0; i < p->nbatch && !p->failed; i++) {
             prefetch_ahead(p, i);
-            process_message(p, p->batch[i].m);
+            process_message(p, &p->batch[i]);
         }
     for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
         if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
@@ -1736,8 +1750,9 @@ static void publish_cycle(hf_pipeline *p)
     free(v);
 }
 
-static void process_message_redis(hf_pipeline *p, slot *s, rd_kafka_message_t *m)
+static void process_message_redis(hf_pipeline *p, slot *s, const batch_item *b)
 {
+    rd_kafka_message_t *m = b->m;
     int t = topic_index(p, rd_kafka_topic_name(m->rkt));
     tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
     if (tp == NULL || !tp->assigned || tp->lost || s->refs == 0 || s->part == NULL ||
@@ -1771,7 +1786,7 @@ static void process_message_redis(hf_pipeline *p, slot *s, rd_kafka_message_t *m
     } else {
         check_partition(p, t, m, &e);
         uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
-        if (hf_stream_process(&s->st, &e) != 0 ||
+        if (stream_process(s, b, &e) != 0 ||
             mark_dirty(s, e.customer_id, e.customer_id_len) != 0) {
             fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
                  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
@@ -1812,7 +1827,7 @@ static void process_batch_redis(hf_pipeline *p)
             hf_redis_batch_clear(s->rb);
             for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++) {
                 prefetch_ahead(p, j);
-                process_message_redis(p, s, p->batch[j].m);
+                process_message_redis(p, s, &p->batch[j]);
             }
             p->cur = NULL;
             if (!p->failed && prepare_stream(p, s) == 1) {
@@ -2393,6 +2408,7 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
         if (t >= 0 && m->partition < p->tps_cap[t])
             p->tps[t][m->partition].eof = 0;
         p->batch[p->nbatch].m = m;
+        p->batch[p->nbatch].hashed = 0;
         p->nbatch++;
         p->c.messages++;
         return 1;

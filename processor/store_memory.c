@@ -184,7 +184,12 @@ static int put(hf_memstore *s, uint64_t h, hf_customer *c)
 hf_customer *hf_memstore_upsert(hf_memstore *s, const char *id, size_t len,
                                 int *created)
 {
-    uint64_t h = key_hash(id, len);
+    return hf_memstore_upsert_hashed(s, key_hash(id, len), id, len, created);
+}
+
+hf_customer *hf_memstore_upsert_hashed(hf_memstore *s, uint64_t h, const char *id,
+                                       size_t len, int *created)
+{
     hf_customer *c = s->slots[find_slot(s, h, id, len)].c;
     *created = 0;
     if (c != NULL)

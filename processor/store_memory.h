@@ -33,6 +33,9 @@ void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage);
 /* Returns the customer, creating an empty one when absent (*created = 1). */
 hf_customer *hf_memstore_upsert(hf_memstore *s, const char *id, size_t len,
                                 int *created);
+/* The same, for a caller that has the id's hf_memstore_hash already. */
+hf_customer *hf_memstore_upsert_hashed(hf_memstore *s, uint64_t h, const char *id,
+                                       size_t len, int *created);
 /*
  * Inserts a customer built elsewhere (e.g. decoded from Redis); the store
  * takes ownership. Its due days are indexed. Returns -1 if the id exists.

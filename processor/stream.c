@@ -64,13 +64,18 @@ void hf_stream_advance(hf_stream *st, int32_t day)
 
 int hf_stream_process(hf_stream *st, const hf_event *e)
 {
+    return hf_stream_process_hashed(st, e, hf_memstore_hash(e->customer_id, e->customer_id_len));
+}
+
+int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h)
+{
     const hf_engine *eng = st->engine;
     int created;
     st->stats.read++;
 
     /* Step 2: duplicates, before the event may move the clock. */
-    hf_customer *c = hf_memstore_upsert(st->store, e->customer_id,
-                                        e->customer_id_len, &created);
+    hf_customer *c = hf_memstore_upsert_hashed(st->store, h, e->customer_id,
+                                               e->customer_id_len, &created);
     if (c == NULL)
         return -1;
     uint64_t idh = hf_event_id_hash(e->event_id, e->event_id_len);

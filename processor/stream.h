@@ -46,6 +46,8 @@ void hf_stream_destroy(hf_stream *st);
  * letter output and calls hf_stream_count_invalid().
  */
 int hf_stream_process(hf_stream *st, const hf_event *e);
+/* The same, with hf_memstore_hash of e->customer_id computed already. */
+int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h);
 void hf_stream_count_invalid(hf_stream *st);
 
 /* Step 3 alone: moves the clock to `day` if later, processing expiries. */
