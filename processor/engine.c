@@ -105,8 +105,12 @@ static void signal_id(const hf_engine *eng, const hf_customer *c, uint32_t b,
     memcpy(head + 13, &t, 8);
     XXH128_hash_t h = XXH3_128bits_withSeed(c->id, c->id_len,
                                             XXH3_64bits(head, sizeof(head)));
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
-             (unsigned long long)h.low64);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[15 - i] = hex[(h.high64 >> (4 * i)) & 0xf];
+        out[31 - i] = hex[(h.low64 >> (4 * i)) & 0xf];
+    }
+    out[32] = '\0';
 }
 
 /* Evaluates c for b at `day`; on a class change emits a signal. */
