@@ -241,6 +241,39 @@ typedef struct batch_item {
 #define PREFETCH_CUSTOMER 8
 #define PREFETCH_ARRAYS 4
 
+/*
+ * What a thread applying part of a batch has of its own: the memory store's
+ * batches are split by stream between the loop and one helper thread (each
+ * stream's state, clock and outputs belong to one of them at a time).
+ */
+/* The helper's share of a batch moves by a step each batch, towards the
+ * share where neither thread waits for the other. */
+#define SHARE_UNITS 1000
+#define SHARE_STEP 10
+
+typedef struct worker {
+    hf_pipeline *p;
+    hf_pipeline_decoder *dec;
+    hf_buf enc, frame;       /* an encoded signal */
+    hf_buf env;              /* redis: an outbox envelope */
+    slot *cur;               /* redis: the stream being processed */
+    int suppress;            /* re-reading: signals and dead letters dropped */
+    hf_pipeline_counters *c; /* where its counts go */
+    uint64_t *pending;       /* metrics: events by outcome, or NULL */
+    int64_t wrong_logged_at;
+    uint64_t wrong_unlogged;
+    /* the helper thread */
+    hf_pipeline_counters own;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int busy;                /* items [begin, end) handed over, not done */
+    int quit;
+    size_t begin, end;
+    int share;               /* its part of a batch, in 1/SHARE_UNITS */
+} worker;
+
 struct hf_pipeline {
     const hf_config *cfg;
     const hf_engine *eng;
@@ -249,12 +282,12 @@ struct hf_pipeline {
     rd_kafka_queue_t *consumer_q; /* where asynchronous commit results arrive */
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_rkt;
-    hf_pipeline_decoder *dec;
+    worker w0;               /* the loop's own */
+    worker w1;               /* the helper thread's (memory store) */
 
     /* output encoding */
     hf_schema_source *out_schemas;
     int32_t out_schema_id;
-    hf_buf enc, frame;
 
     /* input topics (cfg->input_topics order) and their partitions */
     size_t ntopics;
@@ -271,15 +304,12 @@ struct hf_pipeline {
     rd_kafka_message_t **polled; /* what one consumer call returned */
     size_t *starts, starts_cap;
 
-    int suppress;            /* re-reading: signals and dead letters dropped */
     checkpoint ck[CK_MAX];   /* memory: waiting checkpoints, oldest at ck_head */
     size_t ck_head, ck_n;
     uint64_t ck_gen;         /* the generation being produced */
-    uint64_t ck_inflight[CK_RING];
+    atomic_uint_fast64_t ck_inflight[CK_RING];
     int64_t last_commit;
     int64_t idle_since;      /* -1: not idle */
-    int64_t wrong_logged_at;
-    uint64_t wrong_unlogged;
 
     atomic_int failed;       /* stop; commit nothing more */
     char error[512];
@@ -295,8 +325,6 @@ struct hf_pipeline {
     char txn_id[512];        /* the producer's transactional.id */
     const char *group;
     slot **sent, **sync;     /* streams of the batch: commits sent, commits to retry */
-    hf_buf env;
-    slot *cur;               /* the stream being processed */
     int64_t pending_at;      /* when to retry the republish of pending slots */
     /* the publisher thread: one publication at a time, the loop goes on */
     publication *pub_async;  /* handed to the thread */
@@ -316,13 +344,15 @@ struct hf_pipeline {
 static void fail(hf_pipeline *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void process_batch_redis(hf_pipeline *p);
-static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len);
+static int outbox_add(worker *w, slot *s, const void *key, size_t key_len);
 static int mark_dirty(slot *s, const char *id, size_t len);
 static int stopping(const hf_pipeline *p);
 static void checkpoints_commit(hf_pipeline *p);
 static int producer_renew(hf_pipeline *p, const char *why);
 static int publisher_wait(hf_pipeline *p);
 static int recover(hf_pipeline *p, slot **v, size_t n);
+static int workers_init(hf_pipeline *p, char *errstr, size_t errstr_size);
+static void workers_free(hf_pipeline *p);
 
 static void fail(hf_pipeline *p, const char *fmt, ...)
 {
@@ -346,6 +376,13 @@ static int topic_index(const hf_pipeline *p, const char *topic)
         if (strcmp(p->cfg->input_topics[i], topic) == 0)
             return (int)i;
     return -1;
+}
+
+/* The state of topic-partition (t, part) if the tables have it, or NULL
+ * (then it was never assigned); changes nothing. */
+static tpstate *tp_find(hf_pipeline *p, int t, int32_t part)
+{
+    return t >= 0 && part >= 0 && part < p->tps_cap[t] ? &p->tps[t][part] : NULL;
 }
 
 /* The state of topic-partition (t, part), growing the tables; NULL on OOM. */
@@ -529,7 +566,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         fail(p, "delivery to %s failed: %s; offsets not committed",
              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     if (p->redis == NULL) /* memory: one message of its generation less in flight */
-        p->ck_inflight[(uintptr_t)m->_private % CK_RING]--;
+        atomic_fetch_sub_explicit(&p->ck_inflight[(uintptr_t)m->_private % CK_RING], 1,
+                                  memory_order_relaxed);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -551,24 +589,23 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static int encode_signal(hf_pipeline *p, const hf_signal *s, const void **val,
-                         size_t *len)
+static int encode_signal(worker *w, const hf_signal *s, const void **val, size_t *len)
 {
-    hf_buf_reset(&p->enc);
-    if (p->cfg->output_format == HF_FORMAT_JSON) {
-        if (hf_json_encode_signal(s, &p->enc) != 0)
+    hf_buf_reset(&w->enc);
+    if (w->p->cfg->output_format == HF_FORMAT_JSON) {
+        if (hf_json_encode_signal(s, &w->enc) != 0)
             return -1;
-        *val = p->enc.data;
-        *len = p->enc.len;
+        *val = w->enc.data;
+        *len = w->enc.len;
         return 0;
     }
-    if (hf_avro_encode_signal(s, &p->enc) != 0)
+    if (hf_avro_encode_signal(s, &w->enc) != 0)
         return -1;
-    hf_buf_reset(&p->frame);
-    if (hf_framing_write(&p->frame, p->out_schema_id, p->enc.data, p->enc.len) != 0)
+    hf_buf_reset(&w->frame);
+    if (hf_framing_write(&w->frame, w->p->out_schema_id, w->enc.data, w->enc.len) != 0)
         return -1;
-    *val = p->frame.data;
-    *len = p->frame.len;
+    *val = w->frame.data;
+    *len = w->frame.len;
     return 0;
 }
 
@@ -580,14 +617,14 @@ static int put_u32(hf_buf *b, size_t v)
     return hf_buf_append(b, &x, sizeof(x));
 }
 
-/* Appends (key, p->env) to the slot's outbox entries and the Redis batch. */
-static int outbox_add(hf_pipeline *p, slot *s, const void *key, size_t key_len)
+/* Appends (key, w->env) to the slot's outbox entries and the Redis batch. */
+static int outbox_add(worker *w, slot *s, const void *key, size_t key_len)
 {
     const void *k = key != NULL ? key : "";
-    if (hf_redis_batch_signal(s->rb, k, key_len, p->env.data, p->env.len) != 0 ||
+    if (hf_redis_batch_signal(s->rb, k, key_len, w->env.data, w->env.len) != 0 ||
         put_u32(&s->out, key_len) != 0 || hf_buf_append(&s->out, k, key_len) != 0 ||
-        put_u32(&s->out, p->env.len) != 0 ||
-        hf_buf_append(&s->out, p->env.data, p->env.len) != 0)
+        put_u32(&s->out, w->env.len) != 0 ||
+        hf_buf_append(&s->out, w->env.data, w->env.len) != 0)
         return -1;
     return 0;
 }
@@ -611,27 +648,36 @@ static int mark_dirty(slot *s, const char *id, size_t len)
     return 0;
 }
 
+/* The helper thread's worker, in that thread; NULL in the others. */
+static _Thread_local worker *this_worker;
+
+static worker *current_worker(hf_pipeline *p)
+{
+    return this_worker != NULL && this_worker->p == p ? this_worker : &p->w0;
+}
+
 static void emit_signal(void *opaque, const hf_signal *s)
 {
     hf_pipeline *p = opaque;
+    worker *w = current_worker(p);
     const void *val;
     size_t len;
-    if (p->suppress || p->failed)
+    if (w->suppress || p->failed)
         return;
-    if (encode_signal(p, s, &val, &len) != 0) {
+    if (encode_signal(w, s, &val, &len) != 0) {
         fail(p, "out of memory encoding a signal");
         return;
     }
     if (p->redis != NULL) {
         /* To the outbox first; published once Redis has the batch. */
-        hf_buf_reset(&p->env);
-        if (hf_eos_envelope_encode(&p->env, p->cfg->output_topic, 0, val, len, NULL) != 0 ||
-            outbox_add(p, p->cur, s->customer_id, s->customer_id_len) != 0 ||
-            mark_dirty(p->cur, s->customer_id, s->customer_id_len) != 0) {
+        hf_buf_reset(&w->env);
+        if (hf_eos_envelope_encode(&w->env, p->cfg->output_topic, 0, val, len, NULL) != 0 ||
+            outbox_add(w, w->cur, s->customer_id, s->customer_id_len) != 0 ||
+            mark_dirty(w->cur, s->customer_id, s->customer_id_len) != 0) {
             fail(p, "out of memory adding a signal to the outbox");
             return;
         }
-        p->c.signals++;
+        w->c->signals++;
         hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
         return;
     }
@@ -639,8 +685,9 @@ static void emit_signal(void *opaque, const hf_signal *s)
         if (rd_kafka_produce(p->out_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                              (void *)val, len, s->customer_id, s->customer_id_len,
                              (void *)(uintptr_t)p->ck_gen) == 0) {
-            p->ck_inflight[p->ck_gen % CK_RING]++;
-            p->c.signals++;
+            atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1,
+                                      memory_order_relaxed);
+            w->c->signals++;
             hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
             return;
         }
@@ -656,17 +703,18 @@ static void emit_signal(void *opaque, const hf_signal *s)
 
 /*--- Processing a batch ---------------------------------------------------------*/
 
-static void check_partition(hf_pipeline *p, int t, const rd_kafka_message_t *m,
+static void check_partition(worker *w, int t, const rd_kafka_message_t *m,
                             const hf_event *e)
 {
+    hf_pipeline *p = w->p;
     int32_t want = hf_partitioner_partition(e->customer_id, e->customer_id_len,
                                             p->partition_cnt[t]);
     if (want == m->partition)
         return;
-    p->c.wrong_partition++;
+    w->c->wrong_partition++;
     int64_t now = now_ms();
-    if (p->wrong_logged_at != 0 && now - p->wrong_logged_at < WRONG_PARTITION_LOG_MS) {
-        p->wrong_unlogged++;
+    if (w->wrong_logged_at != 0 && now - w->wrong_logged_at < WRONG_PARTITION_LOG_MS) {
+        w->wrong_unlogged++;
         return;
     }
     hf_log_warn("pipeline",
@@ -674,9 +722,9 @@ static void check_partition(hf_pipeline *p, int t, const rd_kafka_message_t *m,
                 "partition %" PRId32 " at offset %" PRId64
                 " (%" PRIu64 " more such events since the last report)",
                 (int)(e->customer_id_len > 64 ? 64 : e->customer_id_len), e->customer_id,
-                want, p->cfg->input_topics[t], m->partition, m->offset, p->wrong_unlogged);
-    p->wrong_logged_at = now;
-    p->wrong_unlogged = 0;
+                want, p->cfg->input_topics[t], m->partition, m->offset, w->wrong_unlogged);
+    w->wrong_logged_at = now;
+    w->wrong_unlogged = 0;
 }
 
 /* hf_stream_process, reusing the key's hash when the key is the customer id. */
@@ -689,11 +737,12 @@ static int stream_process(slot *s, const batch_item *b, const hf_event *e)
     return hf_stream_process(&s->st, e);
 }
 
-static void process_message(hf_pipeline *p, const batch_item *b)
+static void process_message(worker *w, const batch_item *b)
 {
+    hf_pipeline *p = w->p;
     rd_kafka_message_t *m = b->m;
     int t = topic_index(p, rd_kafka_topic_name(m->rkt));
-    tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
+    tpstate *tp = tp_find(p, t, m->partition);
     slot *s = m->partition < p->nslots ? &p->slots[m->partition] : NULL;
     if (tp == NULL || !tp->assigned || s == NULL || s->refs == 0)
         return; /* no longer ours: its next owner reads it */
@@ -701,10 +750,10 @@ static void process_message(hf_pipeline *p, const batch_item *b)
     hf_event e;
     int outcome = OUT_APPLIED;
     int restoring = m->offset < tp->restore_until;
-    p->suppress = restoring;
+    w->suppress = restoring;
     if (restoring)
-        p->c.restored++;
-    if (hf_pipeline_decode(p->dec, m, &e, why, sizeof(why)) != 0) {
+        w->c->restored++;
+    if (hf_pipeline_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
         outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
         if (!restoring) {
@@ -716,8 +765,9 @@ static void process_message(hf_pipeline *p, const batch_item *b)
                                        QUEUE_FULL_WAIT_MS, err, sizeof(err)) != 0)
                 fail(p, "%s", err);
             else {
-                p->ck_inflight[p->ck_gen % CK_RING]++;
-                p->c.dead_letters++;
+                atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1,
+                                          memory_order_relaxed);
+                w->c->dead_letters++;
                 if (p->m.dead_letters != NULL)
                     hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)dl_class(why)],
                                   1);
@@ -725,7 +775,7 @@ static void process_message(hf_pipeline *p, const batch_item *b)
         }
     } else {
         if (!restoring)
-            check_partition(p, t, m, &e);
+            check_partition(w, t, m, &e);
         uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
         if (stream_process(s, b, &e) != 0)
             fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
@@ -736,9 +786,9 @@ static void process_message(hf_pipeline *p, const batch_item *b)
         if (e.event_time > s->max_event_time)
             s->max_event_time = e.event_time;
     }
-    if (!restoring && p->m.pending != NULL)
-        p->m.pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
-    p->suppress = 0;
+    if (!restoring && w->pending != NULL)
+        w->pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
+    w->suppress = 0;
     tp->done = m->offset + 1;
 }
 
@@ -778,9 +828,9 @@ static int group_by_stream(hf_pipeline *p)
  * by customer id, so the key names it before the value is decoded (a key
  * that is not the id makes this a useless but harmless hint).
  */
-static void prefetch_item(hf_pipeline *p, size_t i, int stage)
+static void prefetch_item(hf_pipeline *p, size_t i, size_t end, int stage)
 {
-    if (i >= p->nbatch)
+    if (i >= end)
         return;
     batch_item *b = &p->batch[i];
     if (b->m->key == NULL || b->m->partition >= p->nslots)
@@ -795,15 +845,171 @@ static void prefetch_item(hf_pipeline *p, size_t i, int stage)
     hf_memstore_prefetch(s->st.store, b->h, stage);
 }
 
-/* Before processing batch item i: the prefetches that lead it. */
-static void prefetch_ahead(hf_pipeline *p, size_t i)
+/*
+ * Before processing batch item i of the items [begin, end) one thread
+ * processes: the prefetches that lead it.
+ */
+static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
 {
-    if (i == 0) /* the first items get their stages late, but get them */
-        for (size_t k = 0; k < PREFETCH_SLOT && k < p->nbatch; k++)
-            prefetch_item(p, k, 0);
-    prefetch_item(p, i + PREFETCH_SLOT, 0);
-    prefetch_item(p, i + PREFETCH_CUSTOMER, 1);
-    prefetch_item(p, i + PREFETCH_ARRAYS, 2);
+    if (i == begin) /* the first items get their stages late, but get them */
+        for (size_t k = begin; k < begin + PREFETCH_SLOT && k < end; k++)
+            prefetch_item(p, k, end, 0);
+    prefetch_item(p, i + PREFETCH_SLOT, end, 0);
+    prefetch_item(p, i + PREFETCH_CUSTOMER, end, 1);
+    prefetch_item(p, i + PREFETCH_ARRAYS, end, 2);
+}
+
+/* Items [begin, end) of the batch, one message after the other. */
+static void process_items(worker *w, size_t begin, size_t end)
+{
+    hf_pipeline *p = w->p;
+    for (size_t i = begin; i < end && !p->failed; i++) {
+        prefetch_ahead(p, i, begin, end);
+        process_message(w, &p->batch[i]);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    this_worker = w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit)
+            break;
+        size_t begin = w->begin, end = w->end;
+        pthread_mutex_unlock(&w->mu);
+        process_items(w, begin, end);
+        pthread_mutex_lock(&w->mu);
+        w->busy = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint64_t *pending,
+                       char *errstr, size_t errstr_size)
+{
+    w->p = p;
+    w->c = c;
+    w->pending = pending;
+    w->dec = hf_pipeline_decoder_new(p->cfg, errstr, errstr_size);
+    return w->dec != NULL ? 0 : -1;
+}
+
+/* The loop's worker, and the helper thread's with the memory store. */
+static int workers_init(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    if (worker_init(p, &p->w0, &p->c, p->m.pending, errstr, errstr_size) != 0)
+        return -1;
+    if (p->cfg->store_backend != HF_STORE_MEMORY)
+        return 0;
+    worker *w = &p->w1;
+    if (p->m.pending != NULL &&
+        (w->pending = calloc(p->ntopics * OUT_COUNT, sizeof(*w->pending))) == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    if (worker_init(p, w, &w->own, w->pending, errstr, errstr_size) != 0)
+        return -1;
+    w->share = SHARE_UNITS / 2;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "cannot start a thread: %s", strerror(rc));
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        return -1;
+    }
+    w->started = 1;
+    return 0;
+}
+
+static void workers_free(hf_pipeline *p)
+{
+    worker *w = &p->w1;
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->quit = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        w->started = 0;
+    }
+    worker *ws[2] = {&p->w0, &p->w1};
+    for (int i = 0; i < 2; i++) {
+        hf_pipeline_decoder_destroy(ws[i]->dec);
+        hf_buf_free(&ws[i]->enc);
+        hf_buf_free(&ws[i]->frame);
+        hf_buf_free(&ws[i]->env);
+    }
+    free(p->w1.pending);
+}
+
+/* Smaller batches are not worth a handover to the helper thread. */
+#define SPLIT_MIN 512
+
+/*
+ * The memory store's batch: when it is large enough and holds more than one
+ * stream, the helper thread applies the streams of its first part while the
+ * loop applies the rest (split between two streams, nearest the helper's
+ * share); then the helper's counts join the loop's. The loop has more to do
+ * besides (taking messages, producing its part), so the share follows which
+ * of the two waited: the loop at the end (the helper had too much) or not.
+ */
+static void process_batch_memory(hf_pipeline *p)
+{
+    worker *w = &p->w1;
+    size_t split = 0;
+    if (w->started && p->nbatch >= SPLIT_MIN) {
+        size_t target = p->nbatch * (size_t)w->share / SHARE_UNITS, best = p->nbatch;
+        for (size_t i = 1; i < p->nbatch; i++) {
+            if (p->batch[i].m->partition == p->batch[i - 1].m->partition)
+                continue;
+            size_t off = i > target ? i - target : target - i;
+            if (off < best) {
+                best = off;
+                split = i;
+            }
+        }
+    }
+    w->end = 0;
+    if (split == 0) {
+        process_items(&p->w0, 0, p->nbatch);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->begin = 0;
+    w->end = split;
+    w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    process_items(&p->w0, split, p->nbatch);
+    pthread_mutex_lock(&w->mu);
+    int waited = w->busy;
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    if (waited && w->share > SHARE_STEP)
+        w->share -= SHARE_STEP;
+    else if (!waited && w->share < SHARE_UNITS - SHARE_STEP)
+        w->share += SHARE_STEP;
+    hf_pipeline_counters *c = &w->own;
+    p->c.restored += c->restored;
+    p->c.dead_letters += c->dead_letters;
+    p->c.wrong_partition += c->wrong_partition;
+    p->c.signals += c->signals;
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; w->pending != NULL && i < p->ntopics * OUT_COUNT; i++) {
+        p->m.pending[i] += w->pending[i];
+        w->pending[i] = 0;
+    }
 }
 
 /*
@@ -819,10 +1025,7 @@ static void process_batch(hf_pipeline *p)
     if (p->redis != NULL)
         process_batch_redis(p);
     else
-        for (size_t i = 0; i < p->nbatch && !p->failed; i++) {
-            prefetch_ahead(p, i);
-            process_message(p, &p->batch[i]);
-        }
+        process_batch_memory(p);
     for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
         if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
@@ -1750,18 +1953,19 @@ static void publish_cycle(hf_pipeline *p)
     free(v);
 }
 
-static void process_message_redis(hf_pipeline *p, slot *s, const batch_item *b)
+static void process_message_redis(worker *w, slot *s, const batch_item *b)
 {
+    hf_pipeline *p = w->p;
     rd_kafka_message_t *m = b->m;
     int t = topic_index(p, rd_kafka_topic_name(m->rkt));
-    tpstate *tp = t >= 0 ? tp_get(p, t, m->partition) : NULL;
+    tpstate *tp = tp_find(p, t, m->partition);
     if (tp == NULL || !tp->assigned || tp->lost || s->refs == 0 || s->part == NULL ||
         s->dropped || m->offset < tp->done)
         return; /* not ours, or applied already */
     char why[512];
     hf_event e;
     int outcome = OUT_APPLIED;
-    if (hf_pipeline_decode(p->dec, m, &e, why, sizeof(why)) != 0) {
+    if (hf_pipeline_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
         outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
         rd_kafka_headers_t *orig = NULL;
@@ -1769,22 +1973,22 @@ static void process_message_redis(hf_pipeline *p, slot *s, const batch_item *b)
             orig = NULL;
         rd_kafka_headers_t *h = hf_dead_letter_headers(orig, why, rd_kafka_topic_name(m->rkt),
                                                        m->partition, m->offset, wall_ms());
-        hf_buf_reset(&p->env);
+        hf_buf_reset(&w->env);
         if (h == NULL ||
-            hf_eos_envelope_encode(&p->env, p->cfg->dead_letter_topic, m->key == NULL,
+            hf_eos_envelope_encode(&w->env, p->cfg->dead_letter_topic, m->key == NULL,
                                    m->payload, m->len, h) != 0 ||
-            outbox_add(p, s, m->key, m->key_len) != 0) {
+            outbox_add(w, s, m->key, m->key_len) != 0) {
             if (h != NULL)
                 rd_kafka_headers_destroy(h);
             fail(p, "out of memory adding a dead letter to the outbox");
             return;
         }
         rd_kafka_headers_destroy(h);
-        p->c.dead_letters++;
+        w->c->dead_letters++;
         if (p->m.dead_letters != NULL)
             hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)dl_class(why)], 1);
     } else {
-        check_partition(p, t, m, &e);
+        check_partition(w, t, m, &e);
         uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
         if (stream_process(s, b, &e) != 0 ||
             mark_dirty(s, e.customer_id, e.customer_id_len) != 0) {
@@ -1798,8 +2002,8 @@ static void process_message_redis(hf_pipeline *p, slot *s, const batch_item *b)
         if (e.event_time > s->max_event_time)
             s->max_event_time = e.event_time;
     }
-    if (p->m.pending != NULL)
-        p->m.pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
+    if (w->pending != NULL)
+        w->pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
     tp->done = m->offset + 1;
     tp->touched = 1;
 }
@@ -1823,13 +2027,13 @@ static void process_batch_redis(hf_pipeline *p)
         slot *s = part < p->nslots ? &p->slots[part] : NULL;
         size_t j = i;
         if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
-            p->cur = s;
+            p->w0.cur = s;
             hf_redis_batch_clear(s->rb);
             for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++) {
-                prefetch_ahead(p, j);
-                process_message_redis(p, s, &p->batch[j]);
+                prefetch_ahead(p, j, i, p->nbatch);
+                process_message_redis(&p->w0, s, &p->batch[j]);
             }
-            p->cur = NULL;
+            p->w0.cur = NULL;
             if (!p->failed && prepare_stream(p, s) == 1) {
                 char err[512];
                 if (nsync == 0 &&
@@ -2322,8 +2526,7 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     }
     if (metrics_init(p, errstr, errstr_size) != 0)
         goto error;
-    p->dec = hf_pipeline_decoder_new(cfg, errstr, errstr_size);
-    if (p->dec == NULL || output_schema(p, errstr, errstr_size) != 0)
+    if (workers_init(p, errstr, errstr_size) != 0 || output_schema(p, errstr, errstr_size) != 0)
         goto error;
 
     static const hf_kafka_setting consumer_settings[] = {
@@ -2513,9 +2716,9 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         if (nevents > 0)
             /* With Redis: computed and committed there, and its
              * publication handed over (after the last one's was done). */
-            hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
-                         "processed in %" PRId64 " ms", nevents,
-                         closed - opened, now_ms() - closed);
+            hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
+                         "open %" PRId64 " ms, processed in %" PRId64 " ms", nevents,
+                         p->w1.end, closed - opened, now_ms() - closed);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
         if (p->redis == NULL) {
@@ -2611,7 +2814,6 @@ void hf_pipeline_destroy(hf_pipeline *p)
     free(p->sent);
     free(p->sync);
     hf_redis_close(p->redis);
-    hf_buf_free(&p->env);
     for (size_t t = 0; p->tps != NULL && t < p->ntopics; t++)
         free(p->tps[t]);
     free(p->tps);
@@ -2621,10 +2823,8 @@ void hf_pipeline_destroy(hf_pipeline *p)
     free(p->grouped);
     free(p->polled);
     free(p->starts);
-    hf_pipeline_decoder_destroy(p->dec);
+    workers_free(p);
     hf_schema_source_destroy(p->out_schemas);
-    hf_buf_free(&p->enc);
-    hf_buf_free(&p->frame);
     metrics_free(&p->m);
     pthread_mutex_destroy(&p->fail_mu);
     pthread_mutex_destroy(&p->pub_mu);
