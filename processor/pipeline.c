@@ -859,13 +859,21 @@ static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
     prefetch_item(p, i + PREFETCH_ARRAYS, end, 2);
 }
 
-/* Items [begin, end) of the batch, one message after the other. */
+/*
+ * Items [begin, end) of the batch, one message after the other; then their
+ * messages are destroyed (by the thread that read them last: the last one
+ * of a fetched buffer frees it).
+ */
 static void process_items(worker *w, size_t begin, size_t end)
 {
     hf_pipeline *p = w->p;
     for (size_t i = begin; i < end && !p->failed; i++) {
         prefetch_ahead(p, i, begin, end);
         process_message(w, &p->batch[i]);
+    }
+    for (size_t i = begin; i < end; i++) {
+        rd_kafka_message_destroy(p->batch[i].m);
+        p->batch[i].m = NULL;
     }
 }
 
@@ -1022,18 +1030,19 @@ static void process_batch(hf_pipeline *p)
         return;
     if (group_by_stream(p) != 0)
         fail(p, "out of memory grouping a batch");
-    if (p->redis != NULL)
-        process_batch_redis(p);
-    else
-        process_batch_memory(p);
     for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
         if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
             run = 0;
         }
+    if (p->redis != NULL)
+        process_batch_redis(p);
+    else
+        process_batch_memory(p); /* destroys the messages as it goes */
     metrics_flush_events(p);
     for (size_t i = 0; i < p->nbatch; i++)
-        rd_kafka_message_destroy(p->batch[i].m);
+        if (p->batch[i].m != NULL)
+            rd_kafka_message_destroy(p->batch[i].m);
     p->nbatch = 0;
     p->c.batches++;
 }
