@@ -185,6 +185,7 @@ typedef struct slot {
     hf_redis_status commit_st;   /* and what came back */
     char commit_err[512];
     int in_cycle;           /* committed to Redis, not yet published */
+    int prepared;           /* prepare_stream's outcome for the open batch */
     int pending;            /* its outbox beyond kafka_seq awaits a republish */
     uint64_t trimmed_seq;   /* the outbox holds nothing up to this */
     int64_t trimmed_at;     /* when it was last trimmed (monotonic ms) */
@@ -271,6 +272,7 @@ typedef struct worker {
     int busy;                /* items [begin, end) handed over, not done */
     int quit;
     size_t begin, end;
+    void (*job)(struct worker *w, size_t begin, size_t end);
     int share;               /* its part of a batch, in 1/SHARE_UNITS */
 } worker;
 
@@ -889,7 +891,7 @@ static void *worker_main(void *arg)
             break;
         size_t begin = w->begin, end = w->end;
         pthread_mutex_unlock(&w->mu);
-        process_items(w, begin, end);
+        w->job(w, begin, end);
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         pthread_cond_broadcast(&w->cv);
@@ -971,34 +973,50 @@ static void workers_free(hf_pipeline *p)
  * besides (taking messages, producing its part), so the share follows which
  * of the two waited: the loop at the end (the helper had too much) or not.
  */
-static void process_batch_memory(hf_pipeline *p)
+/*
+ * Where the helper thread's part of the open batch ends (its streams are
+ * the first ones), or 0: the loop does it all.
+ */
+static size_t split_point(hf_pipeline *p)
 {
     worker *w = &p->w1;
     size_t split = 0;
-    if (w->started && p->nbatch >= SPLIT_MIN) {
-        size_t target = p->nbatch * (size_t)w->share / SHARE_UNITS, best = p->nbatch;
-        for (size_t i = 1; i < p->nbatch; i++) {
-            if (p->batch[i].m->partition == p->batch[i - 1].m->partition)
-                continue;
-            size_t off = i > target ? i - target : target - i;
-            if (off < best) {
-                best = off;
-                split = i;
-            }
+    if (!w->started || p->nbatch < SPLIT_MIN)
+        return 0;
+    size_t target = p->nbatch * (size_t)w->share / SHARE_UNITS, best = p->nbatch;
+    for (size_t i = 1; i < p->nbatch; i++) {
+        if (p->batch[i].m->partition == p->batch[i - 1].m->partition)
+            continue;
+        size_t off = i > target ? i - target : target - i;
+        if (off < best) {
+            best = off;
+            split = i;
         }
     }
-    w->end = 0;
-    if (split == 0) {
-        process_items(&p->w0, 0, p->nbatch);
-        return;
-    }
+    return split;
+}
+
+/* Hands items [0, split) to the helper thread, which runs job on them. */
+static void helper_start(hf_pipeline *p, size_t split,
+                         void (*job)(worker *w, size_t begin, size_t end))
+{
+    worker *w = &p->w1;
     pthread_mutex_lock(&w->mu);
     w->begin = 0;
     w->end = split;
+    w->job = job;
     w->busy = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    process_items(&p->w0, split, p->nbatch);
+}
+
+/*
+ * Waits for the helper's part; its counts join the loop's, and its share
+ * moves towards the one where neither thread waits for the other.
+ */
+static void helper_join(hf_pipeline *p)
+{
+    worker *w = &p->w1;
     pthread_mutex_lock(&w->mu);
     int waited = w->busy;
     while (w->busy)
@@ -1018,6 +1036,27 @@ static void process_batch_memory(hf_pipeline *p)
         p->m.pending[i] += w->pending[i];
         w->pending[i] = 0;
     }
+}
+
+/*
+ * The memory store's batch: when it is large enough and holds more than one
+ * stream, the helper thread applies the streams of its first part while the
+ * loop applies the rest (split between two streams, nearest the helper's
+ * share); then the helper's counts join the loop's. The loop has more to do
+ * besides (taking messages, producing its part), so the share follows which
+ * of the two waited: the loop at the end (the helper had too much) or not.
+ */
+static void process_batch_memory(hf_pipeline *p)
+{
+    size_t split = split_point(p);
+    p->w1.end = split;
+    if (split == 0) {
+        process_items(&p->w0, 0, p->nbatch);
+        return;
+    }
+    helper_start(p, split, process_items);
+    process_items(&p->w0, split, p->nbatch);
+    helper_join(p);
 }
 
 /*
@@ -1850,6 +1889,11 @@ static int prepare_stream(hf_pipeline *p, slot *s)
     if (!touched)
         return 0;
     for (size_t i = 0; i < s->ndirty; i++) {
+        /* The batch's customers left the cache since they changed. */
+        if (i + 8 < s->ndirty)
+            hf_customer_prefetch(s->dirty[i + 8]);
+        if (i + 4 < s->ndirty)
+            hf_customer_prefetch_arrays(s->dirty[i + 4]);
         s->dirty[i]->flags &= ~DIRTY;
         if (hf_redis_batch_customer(s->rb, p->redis, s->part, s->dirty[i]) != 0)
             goto oom;
@@ -2018,9 +2062,55 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
 }
 
 /*
+ * Applies the messages of the stream whose run starts at batch item i (of
+ * the items up to end) and prepares its commit (s->prepared); returns where
+ * the next stream's run starts, and the stream in *sp (NULL: not ours).
+ */
+static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
+{
+    hf_pipeline *p = w->p;
+    int32_t part = p->batch[i].m->partition;
+    slot *s = part < p->nslots ? &p->slots[part] : NULL;
+    size_t j = i;
+    *sp = NULL;
+    if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
+        *sp = s;
+        s->prepared = 0;
+        w->cur = s;
+        hf_redis_batch_clear(s->rb);
+        for (; j < end && p->batch[j].m->partition == part && !p->failed; j++) {
+            prefetch_ahead(p, j, i, end);
+            process_message_redis(w, s, &p->batch[j]);
+        }
+        w->cur = NULL;
+        if (!p->failed)
+            s->prepared = prepare_stream(p, s);
+    }
+    while (j < end && p->batch[j].m->partition == part)
+        j++;
+    return j;
+}
+
+/* Sends stream s's prepared commit, or queues it for a synchronous one. */
+static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
+{
+    char err[512];
+    if (*nsync == 0 &&
+        hf_redis_commit_send(p->redis, s->part, s->rb, err, sizeof(err)) == HF_REDIS_OK) {
+        clock_gettime(CLOCK_MONOTONIC, &s->sent_at);
+        p->sent[(*nsent)++] = s;
+    } else {
+        p->sync[(*nsync)++] = s; /* and the rest of the batch with it */
+    }
+}
+
+/*
  * The batch with Redis: per stream, apply its messages and commit them to
  * Redis in one script call; then publish what those commits put in the
- * outboxes (one Kafka transaction for all streams) and trim them.
+ * outboxes (one Kafka transaction for all streams) and trim them. (Not
+ * split with the helper thread: the streams it computed would reach Redis
+ * only after the loop's, and Redis wants the same two CPUs: measured
+ * slower.)
  */
 static void process_batch_redis(hf_pipeline *p)
 {
@@ -2032,32 +2122,10 @@ static void process_batch_redis(hf_pipeline *p)
      */
     size_t nsent = 0, nsync = 0;
     for (size_t i = 0; i < p->nbatch && !p->failed;) {
-        int32_t part = p->batch[i].m->partition;
-        slot *s = part < p->nslots ? &p->slots[part] : NULL;
-        size_t j = i;
-        if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped) {
-            p->w0.cur = s;
-            hf_redis_batch_clear(s->rb);
-            for (; j < p->nbatch && p->batch[j].m->partition == part && !p->failed; j++) {
-                prefetch_ahead(p, j, i, p->nbatch);
-                process_message_redis(&p->w0, s, &p->batch[j]);
-            }
-            p->w0.cur = NULL;
-            if (!p->failed && prepare_stream(p, s) == 1) {
-                char err[512];
-                if (nsync == 0 &&
-                    hf_redis_commit_send(p->redis, s->part, s->rb, err, sizeof(err)) ==
-                        HF_REDIS_OK) {
-                    clock_gettime(CLOCK_MONOTONIC, &s->sent_at);
-                    p->sent[nsent++] = s;
-                } else {
-                    p->sync[nsync++] = s; /* and the rest of the batch with it */
-                }
-            }
-        }
-        while (j < p->nbatch && p->batch[j].m->partition == part)
-            j++;
-        i = j;
+        slot *s;
+        i = compute_stream(&p->w0, i, p->nbatch, &s);
+        if (s != NULL && !p->failed && s->prepared == 1)
+            send_stream(p, s, &nsent, &nsync);
     }
     /* Every reply first: the outcomes below may make other Redis calls. */
     for (size_t i = 0; i < nsent; i++) {

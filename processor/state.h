@@ -57,6 +57,30 @@ typedef struct hf_customer {
 #define HF_STATE_VERSION 1
 
 /*
+ * Prefetch hints for a caller that knows which customers come next: the
+ * customer itself (its header and what follows it: flips, due days, the
+ * id; reading its size would wait for the very miss this hides), then,
+ * once that is in cache, its out-of-line day and event-id arrays.
+ */
+static inline void hf_customer_prefetch(const hf_customer *c)
+{
+    const char *p = (const char *)c;
+    for (size_t off = 0; off < sizeof(*c) + 64; off += 64)
+        __builtin_prefetch(p + off);
+}
+
+static inline void hf_customer_prefetch_arrays(const hf_customer *c)
+{
+    if (c->days != c->inline_days) {
+        const char *p = (const char *)c->days, *end = (const char *)(c->days + c->ndays);
+        for (; p < end; p += 64)
+            __builtin_prefetch(p);
+    }
+    if (c->recent != c->inline_recent)
+        __builtin_prefetch(c->recent);
+}
+
+/*
  * Adds without overflow: sums stick at INT64_MAX / INT64_MIN (valid events
  * cannot get there; a corrupt stored state must not make it undefined).
  */

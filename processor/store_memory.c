@@ -125,18 +125,6 @@ static int grow(hf_memstore *s)
     return 0;
 }
 
-/* A customer's out-of-line day and event-id arrays (c itself in cache). */
-static void prefetch_arrays(const hf_customer *c)
-{
-    if (c->days != c->inline_days) {
-        const char *p = (const char *)c->days, *end = (const char *)(c->days + c->ndays);
-        for (; p < end; p += 64)
-            __builtin_prefetch(p);
-    }
-    if (c->recent != c->inline_recent)
-        __builtin_prefetch(c->recent);
-}
-
 uint64_t hf_memstore_hash(const char *id, size_t len)
 {
     return key_hash(id, len);
@@ -152,15 +140,10 @@ void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage)
     const hf_customer *c = sl->hash == h ? sl->c : NULL;
     if (c == NULL)
         return; /* absent, or further along its probe sequence */
-    if (stage == 1) {
-        /* The header and what follows it (flips, due days, the id): reading
-         * its size would wait for the very miss this hides. */
-        const char *p = (const char *)c;
-        for (size_t off = 0; off < sizeof(*c) + 64; off += 64)
-            __builtin_prefetch(p + off);
-        return;
-    }
-    prefetch_arrays(c);
+    if (stage == 1)
+        hf_customer_prefetch(c);
+    else
+        hf_customer_prefetch_arrays(c);
 }
 
 hf_customer *hf_memstore_get(hf_memstore *s, const char *id, size_t len)
@@ -335,7 +318,7 @@ int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
                 __builtin_prefetch((const char *)next + 128);
             }
             if (s->batch_pos + EXPIRY_AHEAD / 2 < s->batch_n)
-                prefetch_arrays(s->batch[s->batch_pos + EXPIRY_AHEAD / 2].c);
+                hf_customer_prefetch_arrays(s->batch[s->batch_pos + EXPIRY_AHEAD / 2].c);
             expiry x = s->batch[s->batch_pos++];
             if (x.c->due[x.b] != x.due)
                 continue; /* a duplicate entry, already taken */

@@ -55,6 +55,7 @@ struct hf_redis {
     size_t pending;          /* commits sent and not waited for */
     /* scratch of a commit */
     hf_buf scratch;
+    hf_buf resp;             /* a pipelined command, formatted */
     const char **argv;
     size_t *argvlen;
     size_t argcap;
@@ -495,6 +496,7 @@ void hf_redis_close(hf_redis *r)
     free(r->password);
     free(r->prefix);
     hf_buf_free(&r->scratch);
+    hf_buf_free(&r->resp);
     free(r->argv);
     free(r->argvlen);
     free(r);
@@ -1365,6 +1367,52 @@ static void arg_fmt(args *a, const char *fmt, ...)
     arg_add(a, NULL, (size_t)len, off);
 }
 
+/* v in decimal at dst (20 bytes at most); returns its length. */
+static size_t dec_u64(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* arg_fmt(a, "%" PRIu64, v), without printf: there is one per bucket. */
+static void arg_u64(args *a, uint64_t v)
+{
+    char tmp[21];
+    size_t len = dec_u64(tmp, v), off = a->r->scratch.len;
+    tmp[len] = '\0';
+    if (hf_buf_append(&a->r->scratch, tmp, len + 1) != 0) {
+        a->oom = 1;
+        return;
+    }
+    arg_add(a, NULL, len, off);
+}
+
+/* The key of a bucket hash: <tag>:c:<bucket> or <tag>:big:<bucket>. */
+static void arg_bucket(args *a, const char *tag, int big, uint32_t bucket)
+{
+    size_t tl = strlen(tag), off = a->r->scratch.len;
+    const char *kind = big ? ":big:" : ":c:";
+    size_t kl = strlen(kind);
+    if (hf_buf_reserve(&a->r->scratch, tl + kl + 21) != 0) {
+        a->oom = 1;
+        return;
+    }
+    char *d = a->r->scratch.data + off;
+    memcpy(d, tag, tl);
+    memcpy(d + tl, kind, kl);
+    size_t len = tl + kl + dec_u64(d + tl + kl, bucket);
+    d[len] = '\0';
+    a->r->scratch.len += len + 1;
+    arg_add(a, NULL, len, off);
+}
+
 static void args_free(args *a)
 {
     free(a->off);
@@ -1475,8 +1523,7 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
     arg_fmt(&keys, "%s:outbox", part->tag);
     for (size_t i = 0; i < nops; i++)
         if (i == 0 || ops[i].big != ops[i - 1].big || ops[i].bucket != ops[i - 1].bucket)
-            arg_fmt(&keys, "%s:%s:%" PRIu32, part->tag, ops[i].big ? "big" : "c",
-                    ops[i].bucket);
+            arg_bucket(&keys, part->tag, ops[i].big, ops[i].bucket);
     arg_fmt(&rest, "%" PRIu64, part->epoch);
     arg_fmt(&rest, "%" PRIu64, part->batch + 1);
     arg_fmt(&rest, "%" PRIu64, part->outbox_seq);
@@ -1502,9 +1549,11 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
     }
     arg_fmt(&rest, "%zu", b->nouts);
     for (size_t i = 0; i < b->nouts; i++) {
-        char seq[SEQ_DIGITS + 1];
-        snprintf(seq, sizeof(seq), "%016" PRIx64, part->outbox_seq + 1 + i);
-        memcpy(b->data.data + b->outs[i].off, seq, SEQ_DIGITS);
+        static const char hex[] = "0123456789abcdef";
+        uint64_t seq = part->outbox_seq + 1 + i;
+        char *d = b->data.data + b->outs[i].off;
+        for (int k = SEQ_DIGITS - 1; k >= 0; k--, seq >>= 4)
+            d[k] = hex[seq & 0xf];
         arg_ptr(&rest, b->data.data + b->outs[i].off, b->outs[i].len);
     }
     for (size_t i = 0; i < nops;) {
@@ -1517,15 +1566,15 @@ static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_ba
             nset += ops[j].kind == 1;
             j++;
         }
-        arg_fmt(&rest, "%d", rewrite);
-        arg_fmt(&rest, "%zu", nset);
+        arg_u64(&rest, (uint64_t)rewrite);
+        arg_u64(&rest, nset);
         size_t k = i;
         for (; k < i + nset; k++) {
             const bcust *e = &b->custs[ops[k].cust];
             arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
             arg_ptr(&rest, b->data.data + e->val_off, e->val_len);
         }
-        arg_fmt(&rest, "%zu", j - k);
+        arg_u64(&rest, j - k);
         for (; k < j; k++) {
             const bcust *e = &b->custs[ops[k].cust];
             arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
@@ -1580,6 +1629,38 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch
     return commit_reply(r, part, b, reply, errstr, errstr_size);
 }
 
+/*
+ * A command in the protocol's own form (an array of bulk strings) into out:
+ * what redisAppendCommandArgv makes, without a printf per argument.
+ */
+static int resp_format(hf_buf *out, size_t argc, const char *const *argv, const size_t *lens)
+{
+    size_t total = 1 + 20 + 2;
+    for (size_t i = 0; i < argc; i++)
+        total += 1 + 20 + 2 + lens[i] + 2;
+    hf_buf_reset(out);
+    if (hf_buf_reserve(out, total) != 0)
+        return -1;
+    char *d = out->data;
+    size_t n = 0;
+    d[n++] = '*';
+    n += dec_u64(d + n, argc);
+    d[n++] = '\r';
+    d[n++] = '\n';
+    for (size_t i = 0; i < argc; i++) {
+        d[n++] = '$';
+        n += dec_u64(d + n, lens[i]);
+        d[n++] = '\r';
+        d[n++] = '\n';
+        memcpy(d + n, argv[i], lens[i]);
+        n += lens[i];
+        d[n++] = '\r';
+        d[n++] = '\n';
+    }
+    out->len = n;
+    return 0;
+}
+
 hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
                                      char *errstr, size_t errstr_size)
 {
@@ -1607,7 +1688,11 @@ hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part, hf_redis_
     r->argvlen[1] = 40;
     r->argv[2] = nk;
     r->argvlen[2] = strlen(nk);
-    if (redisAppendCommandArgv(r->c, (int)argc, r->argv, r->argvlen) != REDIS_OK)
+    if (resp_format(&r->resp, argc, r->argv, r->argvlen) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    if (redisAppendFormattedCommand(r->c, r->resp.data, r->resp.len) != REDIS_OK)
         return io_error(r, "commit", errstr, errstr_size);
     /* Out now, so that Redis works on it while the caller goes on. */
     for (int done = 0; !done;)
