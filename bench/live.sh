@@ -2,8 +2,8 @@
 # bench/live.sh — live throughput of `hirefire run` against the raw consume
 # rate of librdkafka, on a real Kafka broker.
 #
-#   bench/live.sh [--events N] [--customers N] [--partitions N] [--bin PATH]
-#                 [--no-redis]
+#   bench/live.sh [--events N] [--customers N] [--partitions N] [--rounds N]
+#                 [--bin PATH] [--no-redis]
 #
 # Starts a throwaway Kafka broker (scripts/kafka) in a temporary directory,
 # creates an input topic with --partitions partitions (default 8), loads
@@ -23,8 +23,12 @@
 #   run redis     the same with store.backend=redis and exactly_once against a
 #                 throwaway redis-server (scripts/redis), when `hirefire run`
 #                 supports that combination (found out by a short run on an
-#                 empty topic); skipped with the reason otherwise.
-# Prints events/s and CPU seconds (user + system) of each, the broker's CPU
+#                 empty topic); skipped with the reason otherwise; each
+#                 round against a freshly started redis-server.
+# Each is measured --rounds times (default 3: kcat's rounds first, then
+# hirefire's) and the median round is reported, with the range of the
+# rounds' times: on two vCPUs shared with the broker one run can be 20%
+# off the next. Prints events/s and CPU seconds (user + system) of each, the broker's CPU
 # seconds meanwhile (a busy broker on a small machine slows both), the ratios
 # run/kcat (targets: memory >= 0.7, redis >= 0.5). Figures only: nothing is
 # asserted, the exit status only says whether the benchmark itself ran.
@@ -40,13 +44,14 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 events=2000000
 customers=""
 partitions=8
+rounds=3
 bin=${HIREFIRE:-$repo/build/hirefire}
 with_redis=1
 idle_ms=2000
 
 die() { echo "bench/live.sh: $*" >&2; exit 1; }
 note() { echo "bench/live.sh: $*" >&2; }
-usage() { sed -n '4,5{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '5,6{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit 2; }
 posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
 
 while [[ $# -gt 0 ]]; do
@@ -54,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --events) posint "$1" "${2:-}"; events=$2; shift 2 ;;
     --customers) posint "$1" "${2:-}"; customers=$2; shift 2 ;;
     --partitions) posint "$1" "${2:-}"; partitions=$2; shift 2 ;;
+    --rounds) posint "$1" "${2:-}"; rounds=$2; shift 2 ;;
     --bin) bin=${2:?--bin needs a path}; shift 2 ;;
     --no-redis) with_redis=0; shift ;;
     -h|--help) usage ;;
@@ -133,17 +139,36 @@ measure() {
   CPU_S=$(awk -v a="$s0" -v b="$CHILD_S" 'BEGIN { printf "%.2f", b - a }')
 }
 
+# keep KIND: records the last measurement (WALL, CPU_U, CPU_S, BROKER) as a
+# round of KIND.
+declare -A R_WALL R_U R_S R_B R_N
+keep() {
+  local k=$1 i=${R_N[$1]:-0}
+  R_WALL[$k,$i]=$WALL R_U[$k,$i]=$CPU_U R_S[$k,$i]=$CPU_S R_B[$k,$i]=$BROKER
+  R_N[$k]=$((i + 1))
+}
+
+# pick KIND: sets M_WALL, M_U, M_S, M_B to KIND's median round (by time) and
+# M_RANGE to "N rounds: MIN-MAX s".
+pick() {
+  local k=$1 n=${R_N[$1]:-0} i lo hi
+  read -r i lo hi < <(for ((i = 0; i < n; i++)); do echo "${R_WALL[$k,$i]} $i"; done |
+    sort -n | awk '{ w[NR] = $1; ix[NR] = $2 } END { print ix[int((NR + 1) / 2)], w[1], w[NR] }')
+  M_WALL=${R_WALL[$k,$i]} M_U=${R_U[$k,$i]} M_S=${R_S[$k,$i]} M_B=${R_B[$k,$i]}
+  M_RANGE="$n rounds: $lo-$hi s"
+}
+
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0) ? n / t : 0 }'; }
 grouped() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/;ta' <<<"$1"; }
 
-# row LABEL SECONDS EVENTS CPU_U CPU_S BROKER_CPU: one line of figures.
+# row LABEL SECONDS EVENTS CPU_U CPU_S BROKER_CPU [NOTE]: one line of figures.
 row() {
   local r cpu
   r=$(rate "$3" "$2")
   cpu=$(awk -v u="$4" -v s="$5" 'BEGIN { printf "%.2f", u + s }')
-  printf '  %-34s %8.2f s %12s events/s   cpu %6.2f s (user %.2f, sys %.2f), %.2f us/event; broker cpu %.2f s\n' \
+  printf '  %-34s %8.2f s %12s events/s   cpu %6.2f s (user %.2f, sys %.2f), %.2f us/event; broker cpu %.2f s%s\n' \
     "$1" "$2" "$(grouped "$r")" "$cpu" "$4" "$5" \
-    "$(awk -v c="$cpu" -v n="$3" 'BEGIN { printf "%.3f", c * 1e6 / n }')" "$6"
+    "$(awk -v c="$cpu" -v n="$3" 'BEGIN { printf "%.3f", c * 1e6 / n }')" "$6" "${7:+   ($7)}"
 }
 
 # --- the broker and the data ------------------------------------------------------
@@ -187,19 +212,25 @@ gen_wall=$WALL gen_u=$CPU_U gen_s=$CPU_S gen_b=$BROKER
 
 # --- (a) kcat -------------------------------------------------------------------
 
-note "kcat: consuming $topic"
-measure "$work/kcat.log" kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -e -o beginning -q
-[[ $RC -eq 0 ]] || { cat "$work/kcat.log" >&2; die "kcat failed (exit $RC)"; }
-kcat_wall=$WALL kcat_u=$CPU_U kcat_s=$CPU_S kcat_b=$BROKER
-# The same with queued.min.messages raised as hirefire raises it: librdkafka
-# 2.0 stops fetching a partition for a second whenever its queue holds
-# 100,000 messages, which plain kcat hits on some runs and not others. The
-# faster of the two is the baseline of the ratios.
-note "kcat: consuming $topic (queued.min.messages=1000000)"
-measure "$work/kcat2.log" kcat -X queued.min.messages=1000000 -C -b "$KAFKA_BOOTSTRAP" \
-  -t "$topic" -e -o beginning -q
-[[ $RC -eq 0 ]] || { cat "$work/kcat2.log" >&2; die "kcat failed (exit $RC)"; }
-kcat2_wall=$WALL kcat2_u=$CPU_U kcat2_s=$CPU_S kcat2_b=$BROKER
+# Plain, then with queued.min.messages raised as hirefire raises it:
+# librdkafka 2.0 stops fetching a partition for a second whenever its queue
+# holds 100,000 messages, which plain kcat hits on some runs and not others.
+# The faster median of the two is the baseline of the ratios.
+for ((r = 1; r <= rounds; r++)); do
+  note "kcat: consuming $topic (round $r of $rounds)"
+  measure "$work/kcat.log" kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -e -o beginning -q
+  [[ $RC -eq 0 ]] || { cat "$work/kcat.log" >&2; die "kcat failed (exit $RC)"; }
+  keep kcat
+  note "kcat: consuming $topic (queued.min.messages=1000000, round $r of $rounds)"
+  measure "$work/kcat2.log" kcat -X queued.min.messages=1000000 -C -b "$KAFKA_BOOTSTRAP" \
+    -t "$topic" -e -o beginning -q
+  [[ $RC -eq 0 ]] || { cat "$work/kcat2.log" >&2; die "kcat failed (exit $RC)"; }
+  keep kcat2
+done
+pick kcat
+kcat_wall=$M_WALL kcat_u=$M_U kcat_s=$M_S kcat_b=$M_B kcat_range=$M_RANGE
+pick kcat2
+kcat2_wall=$M_WALL kcat2_u=$M_U kcat2_s=$M_S kcat2_b=$M_B kcat2_range=$M_RANGE
 base_wall=$(awk -v a="$kcat_wall" -v b="$kcat2_wall" 'BEGIN { print (a < b) ? a : b }')
 
 # --- (b), (c) hirefire run -------------------------------------------------------
@@ -235,7 +266,8 @@ run_bench() {
     tail -n 5 "$log" >&2
   fi
   RUN_SECS=$(awk -v w="$WALL" -v i="$idle_ms" 'BEGIN { printf "%.3f", w - i / 1000 }')
-  RUN_U=$CPU_U RUN_S=$CPU_S RUN_B=$BROKER
+  WALL=$RUN_SECS
+  keep "${name%-*}"
   RUN_SUMMARY=$(grep -E '^hirefire run: [0-9]+ messages' "$log" | tail -n 1 || true)
 }
 
@@ -260,9 +292,13 @@ measure "$work/run-warmup.log" "$bin" run --config "$config" -X input.topics=ben
   -X kafka.group.id=bench-warmup -X store.backend=memory \
   -X processing.guarantee="$mem_guarantee" --max-idle-ms 500
 [[ $RC -eq 0 ]] || { tail -n 20 "$work/run-warmup.log" >&2; die "the warm-up run failed (exit $RC)"; }
-run_bench memory -X store.backend=memory -X processing.guarantee="$mem_guarantee" ||
-  die "the memory run failed"
-mem_secs=$RUN_SECS mem_u=$RUN_U mem_s=$RUN_S mem_b=$RUN_B mem_summary=$RUN_SUMMARY
+for ((r = 1; r <= rounds; r++)); do
+  run_bench "memory-$r" -X store.backend=memory -X processing.guarantee="$mem_guarantee" ||
+    die "the memory run failed"
+done
+mem_summary=$RUN_SUMMARY
+pick memory
+mem_secs=$M_WALL mem_u=$M_U mem_s=$M_S mem_b=$M_B mem_range=$M_RANGE
 
 redis_note=""
 if [[ $with_redis -eq 0 ]]; then
@@ -280,11 +316,24 @@ else
     redis_note="skipped: this hirefire run does not support store.backend=redis with exactly_once yet ($(grep -m1 -i 'not available\|not supported\|not implemented\|error' "$work/probe-redis.log" || tail -n 1 "$work/probe-redis.log"))"
   elif ! warm_redis; then
     redis_note="failed: the warm-up run with Redis failed ($(tail -n 1 "$work/run-warmup-redis.log"))"
-  elif run_bench redis -X store.backend=redis -X redis.url="$REDIS_URL" \
-         -X processing.guarantee=exactly_once; then
-    redis_secs=$RUN_SECS redis_u=$RUN_U redis_s=$RUN_S redis_b=$RUN_B redis_summary=$RUN_SUMMARY
   else
-    redis_note="failed (log above)"
+    for ((r = 1; r <= rounds; r++)); do
+      # Each round on an empty Redis, as the first one.
+      "$repo/scripts/redis" stop --dir "$work/redis" >/dev/null
+      "$repo/scripts/redis" start --dir "$work/redis" --watch $$ >/dev/null
+      # shellcheck disable=SC1091
+      . "$work/redis/env"
+      if ! run_bench "redis-$r" -X store.backend=redis -X redis.url="$REDIS_URL" \
+           -X processing.guarantee=exactly_once; then
+        redis_note="failed (log above)"
+        break
+      fi
+    done
+    if [[ -z "$redis_note" ]]; then
+      redis_summary=$RUN_SUMMARY
+      pick redis
+      redis_secs=$M_WALL redis_u=$M_U redis_s=$M_S redis_b=$M_B redis_range=$M_RANGE
+    fi
   fi
 fi
 
@@ -296,14 +345,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 echo "Live throughput: $events events, $customers customers, $partitions partitions," \
      "Kafka $KAFKA_VERSION on 127.0.0.1, $(nproc) CPUs"
 row "load (hirefire gen --topic)" "$gen_wall" "$events" "$gen_u" "$gen_s" "$gen_b"
-row "kcat -C (raw librdkafka consume)" "$kcat_wall" "$events" "$kcat_u" "$kcat_s" "$kcat_b"
-row "kcat -C, queued.min.messages=1e6" "$kcat2_wall" "$events" "$kcat2_u" "$kcat2_s" "$kcat2_b"
-row "run memory, $mem_guarantee" "$mem_secs" "$events" "$mem_u" "$mem_s" "$mem_b"
+row "kcat -C (raw librdkafka consume)" "$kcat_wall" "$events" "$kcat_u" "$kcat_s" "$kcat_b" \
+  "$kcat_range"
+row "kcat -C, queued.min.messages=1e6" "$kcat2_wall" "$events" "$kcat2_u" "$kcat2_s" "$kcat2_b" \
+  "$kcat2_range"
+row "run memory, $mem_guarantee" "$mem_secs" "$events" "$mem_u" "$mem_s" "$mem_b" "$mem_range"
 if [[ -n "${redis_secs:-}" ]]; then
-  row "run redis, exactly_once" "$redis_secs" "$events" "$redis_u" "$redis_s" "$redis_b"
+  row "run redis, exactly_once" "$redis_secs" "$events" "$redis_u" "$redis_s" "$redis_b" \
+    "$redis_range"
 else
   echo "  run redis, exactly_once: $redis_note"
 fi
+echo "  (each the median of $rounds rounds, their range in brackets)"
 echo "  (run times are start to exit minus the ${idle_ms} ms idle wait; cpu includes that wait)"
 echo "  (before each kind of run, an untimed one over $warm_events other events warmed the broker up)"
 echo "  (ratios against the faster kcat, ${base_wall} s; against plain kcat in brackets)"
