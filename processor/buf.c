@@ -26,7 +26,8 @@ int hf_buf_append(hf_buf *b, const void *data, size_t len)
 {
     if (hf_buf_reserve(b, len) != 0)
         return -1;
-    memcpy(b->data + b->len, data, len);
+    if (len > 0) /* data may be NULL then (an empty buffer's) */
+        memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
     return 0;
