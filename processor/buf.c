@@ -71,3 +71,19 @@ void hf_buf_free(hf_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+char *hf_put_u64(char *p, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n < width && n < (int)sizeof(tmp))
+        tmp[n++] = '0';
+    while (n > 0)
+        *p++ = tmp[--n];
+    *p = '\0';
+    return p;
+}

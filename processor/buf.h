@@ -3,6 +3,7 @@
 #define HF_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct hf_buf {
     char *data;   /* NUL-terminated when len > 0 */
@@ -20,5 +21,11 @@ int hf_buf_printf(hf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void hf_buf_reset(hf_buf *b); /* len = 0, keeps memory */
 void hf_buf_free(hf_buf *b);
+
+/*
+ * Writes v in decimal at p, zero-padded to at least `width` digits, and a
+ * NUL (21 bytes at most, or width + 1); returns the end (where the NUL is).
+ */
+char *hf_put_u64(char *p, uint64_t v, int width);
 
 #endif

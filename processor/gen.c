@@ -259,23 +259,6 @@ static void purchase(hf_gen *g, const pending *p, int64_t *amount,
     schedule(g, &n);
 }
 
-/* Writes v in decimal at p, zero-padded to at least `width` digits; returns the end. */
-static char *put_u64(char *p, uint64_t v, int width)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n < width)
-        tmp[n++] = '0';
-    while (n > 0)
-        *p++ = tmp[--n];
-    *p = '\0';
-    return p;
-}
-
 int hf_gen_next(hf_gen *g, hf_event *e)
 {
     if (g->emitted >= g->o.events || g->failed)
@@ -327,23 +310,23 @@ int hf_gen_next(hf_gen *g, hf_event *e)
 
     char *q = g->event_id;
     *q++ = 'e';
-    q = put_u64(q, g->o.seed, 1);
+    q = hf_put_u64(q, g->o.seed, 1);
     *q++ = '-';
-    q = put_u64(q, g->emitted, 1);
+    q = hf_put_u64(q, g->emitted, 1);
     e->event_id = g->event_id;
     e->event_id_len = (size_t)(q - g->event_id);
 
     q = g->customer_id;
     *q++ = 'c';
-    q = put_u64(q, c, 7);
+    q = hf_put_u64(q, c, 7);
     e->customer_id = g->customer_id;
     e->customer_id_len = (size_t)(q - g->customer_id);
 
     q = g->order_id;
     *q++ = 'o';
-    q = put_u64(q, g->o.seed, 1);
+    q = hf_put_u64(q, g->o.seed, 1);
     *q++ = '-';
-    q = put_u64(q, order, 1);
+    q = hf_put_u64(q, order, 1);
     e->order_id = g->order_id;
     e->order_id_len = (size_t)(q - g->order_id);
 

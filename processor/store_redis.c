@@ -1367,26 +1367,11 @@ static void arg_fmt(args *a, const char *fmt, ...)
     arg_add(a, NULL, (size_t)len, off);
 }
 
-/* v in decimal at dst (20 bytes at most); returns its length. */
-static size_t dec_u64(char *dst, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* arg_fmt(a, "%" PRIu64, v), without printf: there is one per bucket. */
 static void arg_u64(args *a, uint64_t v)
 {
     char tmp[21];
-    size_t len = dec_u64(tmp, v), off = a->r->scratch.len;
-    tmp[len] = '\0';
+    size_t len = (size_t)(hf_put_u64(tmp, v, 1) - tmp), off = a->r->scratch.len;
     if (hf_buf_append(&a->r->scratch, tmp, len + 1) != 0) {
         a->oom = 1;
         return;
@@ -1407,8 +1392,7 @@ static void arg_bucket(args *a, const char *tag, int big, uint32_t bucket)
     char *d = a->r->scratch.data + off;
     memcpy(d, tag, tl);
     memcpy(d + tl, kind, kl);
-    size_t len = tl + kl + dec_u64(d + tl + kl, bucket);
-    d[len] = '\0';
+    size_t len = (size_t)(hf_put_u64(d + tl + kl, bucket, 1) - d);
     a->r->scratch.len += len + 1;
     arg_add(a, NULL, len, off);
 }
@@ -1644,12 +1628,12 @@ static int resp_format(hf_buf *out, size_t argc, const char *const *argv, const 
     char *d = out->data;
     size_t n = 0;
     d[n++] = '*';
-    n += dec_u64(d + n, argc);
+    n = (size_t)(hf_put_u64(d + n, argc, 1) - d);
     d[n++] = '\r';
     d[n++] = '\n';
     for (size_t i = 0; i < argc; i++) {
         d[n++] = '$';
-        n += dec_u64(d + n, lens[i]);
+        n = (size_t)(hf_put_u64(d + n, lens[i], 1) - d);
         d[n++] = '\r';
         d[n++] = '\n';
         memcpy(d + n, argv[i], lens[i]);

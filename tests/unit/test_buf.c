@@ -1,6 +1,7 @@
 /*
  * test_buf.c - the growable byte buffer: appends (including nothing from an
- * empty buffer's NULL data), NUL termination, growth, printf, reset.
+ * empty buffer's NULL data), NUL termination, growth, printf, reset; and
+ * the decimal writer hf_put_u64.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,12 +68,30 @@ static void test_printf_puts_reset(void **state)
     hf_buf_free(&b);
 }
 
+static void test_put_u64(void **state)
+{
+    (void)state;
+    char out[32];
+    char *end = hf_put_u64(out, 0, 1);
+    assert_string_equal(out, "0");
+    assert_ptr_equal(end, out + 1);
+    end = hf_put_u64(out, 42, 7);
+    assert_string_equal(out, "0000042");
+    assert_ptr_equal(end, out + 7);
+    end = hf_put_u64(out, 1234567, 3);
+    assert_string_equal(out, "1234567");
+    end = hf_put_u64(out, UINT64_MAX, 0);
+    assert_string_equal(out, "18446744073709551615");
+    assert_ptr_equal(end, out + 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_nothing_from_an_empty_buffer),
         cmocka_unit_test(test_append_grows_and_terminates),
         cmocka_unit_test(test_printf_puts_reset),
+        cmocka_unit_test(test_put_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
