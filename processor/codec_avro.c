@@ -144,7 +144,7 @@ typedef struct value_plan {
 typedef struct field_plan {
     int f;               /* F_* the field maps to, or -1 (skipped) */
     avro_schema_t s;     /* the field's schema as written */
-    int union_;          /* a union: v holds its branches */
+    int is_union;        /* a union: v holds its branches */
     int nv;
     value_plan *v;       /* the value, or each branch of the union */
 } field_plan;
@@ -253,12 +253,12 @@ static int plan_init(hf_avro_event_reader *r, avro_schema_t writer)
         fp->s = avro_schema_record_field_get_by_index(writer, (int)i);
         avro_schema_t t = unlink_schema(fp->s);
         fp->nv = is_avro_union(t) ? (int)avro_schema_union_size(t) : 1;
-        fp->union_ = is_avro_union(t);
+        fp->is_union = is_avro_union(t);
         fp->v = calloc(fp->nv > 0 ? (size_t)fp->nv : 1, sizeof(*fp->v));
         if (fp->v == NULL)
             return -1;
         for (int b = 0; b < fp->nv; b++)
-            if (value_plan_init(&fp->v[b], fp->union_ ? avro_schema_union_branch(t, b) : t) != 0)
+            if (value_plan_init(&fp->v[b], fp->is_union ? avro_schema_union_branch(t, b) : t) != 0)
                 return -1;
     }
     for (int f = 0; f < F_COUNT; f++)
@@ -651,7 +651,7 @@ static int fast_value(const field_plan *fp, cursor *c, fval *v)
 {
     int64_t x;
     const value_plan *vp = &fp->v[0];
-    if (fp->union_) {
+    if (fp->is_union) {
         if (skip_long(c, &x) != 0 || x < 0 || x >= fp->nv)
             return -1;
         vp = &fp->v[x];

@@ -1077,7 +1077,7 @@ static void process_batch(hf_pipeline *p)
     if (p->redis != NULL)
         process_batch_redis(p);
     else
-        process_batch_memory(p); /* destroys the messages as it goes */
+        process_batch_memory(p); /* each thread destroys the messages it applied */
     metrics_flush_events(p);
     for (size_t i = 0; i < p->nbatch; i++)
         if (p->batch[i].m != NULL)
@@ -2790,12 +2790,16 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         closed = now_ms();
         size_t nevents = p->nbatch;
         process_batch(p);
-        if (nevents > 0)
-            /* With Redis: computed and committed there, and its
-             * publication handed over (after the last one's was done). */
+        if (nevents > 0 && p->w1.started)
             hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
                          "open %" PRId64 " ms, processed in %" PRId64 " ms", nevents,
                          p->w1.end, closed - opened, now_ms() - closed);
+        else if (nevents > 0)
+            /* With Redis: computed and committed there, and its
+             * publication handed over (after the last one's was done). */
+            hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
+                         "processed in %" PRId64 " ms", nevents, closed - opened,
+                         now_ms() - closed);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
         if (p->redis == NULL) {
