@@ -282,6 +282,7 @@ struct hf_pipeline {
     hf_pipeline_opts opts;
     rd_kafka_t *consumer;
     rd_kafka_queue_t *consumer_q; /* where asynchronous commit results arrive */
+    rd_kafka_topic_t **in_rkt;    /* the input topics, known before any assignment */
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_rkt;
     worker w0;               /* the loop's own */
@@ -2742,6 +2743,23 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     for (size_t i = 0; i < p->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, p->cfg->input_topics[i],
                                           RD_KAFKA_PARTITION_UA);
+    /*
+     * Handles for the input topics before subscribing: librdkafka then has
+     * their partitions' leaders when the first assignment arrives. Without
+     * them, a partition assigned at a logical offset (Redis: "from the
+     * beginning") whose leader was not known yet waited librdkafka's 500 ms
+     * offset-query retry before its first fetch.
+     */
+    if (p->in_rkt == NULL) {
+        p->in_rkt = calloc(p->ntopics, sizeof *p->in_rkt);
+        if (p->in_rkt == NULL) {
+            rd_kafka_topic_partition_list_destroy(topics);
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < p->ntopics; i++)
+            p->in_rkt[i] = rd_kafka_topic_new(p->consumer, p->cfg->input_topics[i], NULL);
+    }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(p->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -2879,6 +2897,10 @@ void hf_pipeline_destroy(hf_pipeline *p)
         rd_kafka_topic_partition_list_destroy(p->ck[(p->ck_head + i) % CK_MAX].offsets);
     if (p->consumer_q != NULL)
         rd_kafka_queue_destroy(p->consumer_q);
+    for (size_t i = 0; p->in_rkt != NULL && i < p->ntopics; i++)
+        if (p->in_rkt[i] != NULL)
+            rd_kafka_topic_destroy(p->in_rkt[i]);
+    free(p->in_rkt);
     if (p->consumer != NULL)
         rd_kafka_destroy(p->consumer);
     producer_close(p);
