@@ -143,7 +143,7 @@ static void test_defaults(void **state)
     assert_int_equal(HF_GUARANTEE_EXACTLY_ONCE, cfg.processing_guarantee);
     assert_int_equal(100, cfg.commit_interval_ms);
     assert_int_equal(0, cfg.batch_linger_ms);
-    assert_int_equal(50000, cfg.batch_max_events);
+    assert_int_equal(250000, cfg.batch_max_events);
     assert_int_equal(10000, cfg.shutdown_timeout_ms);
     assert_string_equal("127.0.0.1:9464", cfg.http_listen);
     assert_int_equal(HF_LOG_FORMAT_TEXT, cfg.log_format);
@@ -821,7 +821,7 @@ static void test_dump_exact(void **state)
         "processing.guarantee = exactly_once  # default\n"
         "commit.interval.ms = 100  # default\n"
         "batch.linger.ms = 0  # default\n"
-        "batch.max.events = 50000  # default\n"
+        "batch.max.events = 250000  # default\n"
         "shutdown.timeout.ms = 10000  # default\n"
         "http.listen = 127.0.0.1:9464  # default\n"
         "log.format = text  # default\n"
