@@ -237,7 +237,13 @@ typedef struct batch_item {
     int hashed;
 } batch_item;
 
-/* How far ahead the customers of a batch are prefetched, by stage. */
+/*
+ * How far ahead the messages of a batch (they are long out of the cache
+ * once a batch is grouped), their keys and values, and the customers of a
+ * batch are prefetched, by stage.
+ */
+#define PREFETCH_MESSAGE 32
+#define PREFETCH_KEY 24
 #define PREFETCH_SLOT 16
 #define PREFETCH_CUSTOMER 8
 #define PREFETCH_ARRAYS 4
@@ -857,6 +863,15 @@ static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
     if (i == begin) /* the first items get their stages late, but get them */
         for (size_t k = begin; k < begin + PREFETCH_SLOT && k < end; k++)
             prefetch_item(p, k, end, 0);
+    if (i + PREFETCH_MESSAGE < end)
+        __builtin_prefetch(p->batch[i + PREFETCH_MESSAGE].m);
+    if (i + PREFETCH_KEY < end) {
+        const rd_kafka_message_t *m = p->batch[i + PREFETCH_KEY].m;
+        if (m->key != NULL)
+            __builtin_prefetch(m->key);
+        if (m->payload != NULL)
+            __builtin_prefetch(m->payload);
+    }
     prefetch_item(p, i + PREFETCH_SLOT, end, 0);
     prefetch_item(p, i + PREFETCH_CUSTOMER, end, 1);
     prefetch_item(p, i + PREFETCH_ARRAYS, end, 2);
