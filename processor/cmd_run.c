@@ -63,7 +63,7 @@ static void run_usage(FILE *out)
         "\n"
         "store.backend=redis (the default, \"auto\"): each partition's customers,\n"
         "applied offsets and an outbox of its output live in Redis (redis.url),\n"
-        "written once per partition batch by one fenced script call. With\n"
+        "written once per partition batch by one fenced transaction. With\n"
         "processing.guarantee=exactly_once (the default) the batch's signals and\n"
         "dead letters are then published in one Kafka transaction with the input\n"
         "offsets: read_committed consumers see each exactly once, across crashes,\n"

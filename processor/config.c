@@ -150,7 +150,7 @@ static const key_def table[] = {
     {.key = "redis.command.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "5000", .min = 1, .max = HOUR_MS,
      .off = CFG(redis_command_timeout_ms),
-     .help = "Timeout of one Redis command or script call."},
+     .help = "Timeout of one Redis command, script or transaction reply."},
     /* processing */
     {.key = "processing.guarantee", .kind = K_FIXED, .type = V_ENUM,
      .def = "exactly_once", .names = guarantees,
@@ -175,8 +175,8 @@ static const key_def table[] = {
      .help = "Most events in one batch (of all assigned partitions). "
              "Larger batches catch up faster: fewer transactions, and a "
              "customer with several events in a batch is written to Redis "
-             "once; but each partition's batch is one Redis script, which "
-             "holds Redis for ~2-4 us per changed customer."},
+             "once; but each partition's batch is one Redis transaction, "
+             "which holds Redis for ~0.5-1 us per changed customer."},
     {.key = "shutdown.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "10000", .min = 0, .max = HOUR_MS, .off = CFG(shutdown_timeout_ms),
      .help = "On SIGINT/SIGTERM, how long to wait for the open batch and "

@@ -2122,7 +2122,7 @@ static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
 
 /*
  * The batch with Redis: per stream, apply its messages and commit them to
- * Redis in one script call; then publish what those commits put in the
+ * Redis in one transaction; then publish what those commits put in the
  * outboxes (one Kafka transaction for all streams) and trim them. (Not
  * split with the helper thread: the streams it computed would reach Redis
  * only after the loop's, and Redis wants the same two CPUs: measured

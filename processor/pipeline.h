@@ -32,7 +32,7 @@
  * (the beginning when none), whatever Kafka's committed offset says. A batch
  * closes at batch.max.events messages or commit.interval.ms; per stream, its
  * changed customers, outbox entries (every signal and every dead letter, as
- * eos.h envelopes), last offsets and clock go to Redis in ONE script call
+ * eos.h envelopes), last offsets and clock go to Redis in ONE transaction
  * (pipelined: Redis runs it while the next stream is computed; the replies
  * are read before anything else is done with Redis); then, for all streams of the batch, one Kafka transaction produces the
  * outbox entries and sends the offsets (last + 1, metadata = the outbox

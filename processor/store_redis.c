@@ -1,7 +1,8 @@
 /*
  * store_redis.c - the Redis state store: connection (URL, AUTH, SELECT,
- * reconnect), the fenced scripts (acquire, commit, outbox trim), pipelined
- * loading and the outbox. Key layout and protocol: store_redis.h.
+ * reconnect), the fenced scripts (acquire, outbox trim), the commit
+ * transactions, pipelined loading and the outbox. Key layout and protocol:
+ * store_redis.h.
  */
 #include "store_redis.h"
 
@@ -53,12 +54,9 @@ struct hf_redis {
     char sha[HF_SCRIPT_COUNT][41];
     uint64_t conn_gen;       /* connections made so far */
     size_t pending;          /* commits sent and not waited for */
-    /* scratch of a commit */
-    hf_buf scratch;
-    hf_buf resp;             /* a pipelined command, formatted */
-    const char **argv;
-    size_t *argvlen;
-    size_t argcap;
+    struct hf_redis_batch **fly; /* commits with replies to read, in order */
+    size_t nfly, flycap;
+    hf_buf resp;             /* a commit's commands, formatted */
 };
 
 const char *hf_redis_status_name(hf_redis_status s)
@@ -280,6 +278,7 @@ static void drop(hf_redis *r)
         r->c = NULL;
     }
     r->pending = 0; /* their replies are lost with the connection */
+    r->nfly = 0;
 }
 
 /* Transient error replies: the server is busy, loading, failing over or full. */
@@ -495,10 +494,8 @@ void hf_redis_close(hf_redis *r)
         memset(r->password, 0, strlen(r->password));
     free(r->password);
     free(r->prefix);
-    hf_buf_free(&r->scratch);
     hf_buf_free(&r->resp);
-    free(r->argv);
-    free(r->argvlen);
+    free(r->fly);
     free(r);
 }
 
@@ -1067,7 +1064,16 @@ struct hf_redis_batch {
     btopic *topics;
     size_t ntopics, topiccap;
     int32_t clock;
-    uint64_t sent_on;  /* the connection a pipelined commit went out on */
+    /* a commit in flight (store_redis.c, "Commit") */
+    hf_redis_part *part;
+    int stage;         /* STAGE_* */
+    int exec;          /* EXEC (1) or DISCARD (0) was sent */
+    size_t nqueued;    /* writes between MULTI and EXEC */
+    uint64_t sent_on;  /* the connection it went out on */
+    hf_redis_status st; /* its outcome, with err, and on HF_REDIS_OK: */
+    uint64_t seq;      /* the outbox sequence after it */
+    int64_t count;     /* the partition's customers after it */
+    char err[512];
     /* growth (hf_redis_batch_grow): buckets [split_from, split_from + nsplit)
      * are rewritten; the partition then has new_buckets and new_split */
     uint32_t split_from, nsplit, new_buckets, new_split;
@@ -1301,166 +1307,511 @@ static int op_cmp(const void *pa, const void *pb)
     return a->cust < b->cust ? -1 : a->cust > b->cust;
 }
 
-/* argv under construction: strings in r->scratch by offset, or pointers. */
-typedef struct args {
-    hf_redis *r;
-    size_t n;
-    size_t *off;     /* SIZE_MAX: ptr[i] is a pointer (not into scratch) */
-    const char **ptr;
-    size_t *len;
-    size_t cap;
-    int oom;
-} args;
+/*
+ * A commit is one Redis transaction on the handle's connection:
+ *
+ *   WATCH T:meta
+ *   HMGET T:meta epoch batch outbox_seq customers applied:<topic>...
+ *   MULTI
+ *   RPUSH T:outbox <entries>                  (when the batch has signals)
+ *   per bucket hash: DEL (a split bucket, written again whole), HSET, HDEL
+ *   HSET T:meta batch <n> outbox_seq <s> [clock] applied:<topic> <o>... [buckets, split]
+ *   HINCRBY T:meta customers <new customers>
+ *   EXEC, or DISCARD
+ *
+ * sent in one write. Redis queues the writes; the HMGET's reply decides
+ * (commit_decide): EXEC when epoch is ours and the batch, outbox sequence
+ * and offsets are what this owner last wrote, else DISCARD (FENCED, DONE or
+ * CONFLICT, as the check says). WATCH makes the EXEC fail (a nil reply)
+ * if anyone wrote meta after the check: an acquisition increments epoch
+ * there, so an instance that lost the partition meanwhile writes nothing.
+ * A connection lost before EXEC discards the transaction. Redis runs the
+ * queued writes as one (as it would a script), without making Lua strings
+ * of a batch's hundreds of thousands of arguments and collecting them:
+ * about half of the server's CPU per customer written (bench/README.md).
+ *
+ * Replies come in order, so a pipelined commit is decided when the next is
+ * sent (its HMGET's reply is there by then), and its remaining replies
+ * (MULTI, one QUEUED per write, EXEC) are read when the one after it is
+ * decided or when it is waited for. r->fly holds the commits whose replies
+ * are not all read yet, in the order sent; all but the last are decided.
+ */
 
-static void arg_add(args *a, const char *p, size_t len, size_t scratch_off)
+enum { STAGE_IDLE, STAGE_SENT, STAGE_DECIDED, STAGE_FINISHED };
+
+static void resp_array(hf_buf *o, size_t n, int *oom)
 {
-    if (a->oom)
-        return;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 256;
-        size_t *o = realloc(a->off, cap * sizeof(*o));
-        if (o == NULL) {
-            a->oom = 1;
-            return;
-        }
-        a->off = o;
-        const char **pp = realloc(a->ptr, cap * sizeof(*pp));
-        if (pp == NULL) {
-            a->oom = 1;
-            return;
-        }
-        a->ptr = pp;
-        size_t *l = realloc(a->len, cap * sizeof(*l));
-        if (l == NULL) {
-            a->oom = 1;
-            return;
-        }
-        a->len = l;
-        a->cap = cap;
-    }
-    a->off[a->n] = scratch_off;
-    a->ptr[a->n] = p;
-    a->len[a->n] = len;
-    a->n++;
+    char tmp[24];
+    tmp[0] = '*';
+    char *e = hf_put_u64(tmp + 1, n, 1);
+    e[0] = '\r';
+    e[1] = '\n';
+    if (hf_buf_append(o, tmp, (size_t)(e - tmp) + 2) != 0)
+        *oom = 1;
 }
 
-static void arg_ptr(args *a, const char *p, size_t len)
+static void resp_bulk(hf_buf *o, const void *p, size_t len, int *oom)
 {
-    arg_add(a, p, len, SIZE_MAX);
-}
-
-static void arg_fmt(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void arg_fmt(args *a, const char *fmt, ...)
-{
-    char tmp[700];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    size_t off = a->r->scratch.len;
-    if (len < 0 || (size_t)len >= sizeof(tmp) ||
-        hf_buf_append(&a->r->scratch, tmp, (size_t)len + 1) != 0) {
-        a->oom = 1;
+    if (hf_buf_reserve(o, len + 26) != 0) {
+        *oom = 1;
         return;
     }
-    arg_add(a, NULL, (size_t)len, off);
+    char *d = o->data + o->len, *s = d;
+    *d++ = '$';
+    d = hf_put_u64(d, len, 1);
+    *d++ = '\r';
+    *d++ = '\n';
+    memcpy(d, p, len);
+    d += len;
+    *d++ = '\r';
+    *d++ = '\n';
+    o->len += (size_t)(d - s);
 }
 
-/* arg_fmt(a, "%" PRIu64, v), without printf: there is one per bucket. */
-static void arg_u64(args *a, uint64_t v)
+static void resp_str(hf_buf *o, const char *s, int *oom)
 {
-    char tmp[21];
-    size_t len = (size_t)(hf_put_u64(tmp, v, 1) - tmp), off = a->r->scratch.len;
-    if (hf_buf_append(&a->r->scratch, tmp, len + 1) != 0) {
-        a->oom = 1;
+    resp_bulk(o, s, strlen(s), oom);
+}
+
+static void resp_u64(hf_buf *o, uint64_t v, int *oom)
+{
+    char tmp[24];
+    resp_bulk(o, tmp, (size_t)(hf_put_u64(tmp, v, 1) - tmp), oom);
+}
+
+static void resp_i64(hf_buf *o, int64_t v, int *oom)
+{
+    char tmp[24];
+    resp_bulk(o, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%" PRId64, v), oom);
+}
+
+static void resp_key(hf_buf *o, const char *tag, const char *suffix, int *oom)
+{
+    char key[512];
+    int len = snprintf(key, sizeof(key), "%s%s", tag, suffix);
+    if (len < 0 || (size_t)len >= sizeof(key)) {
+        *oom = 1;
         return;
     }
-    arg_add(a, NULL, len, off);
+    resp_bulk(o, key, (size_t)len, oom);
 }
 
 /* The key of a bucket hash: <tag>:c:<bucket> or <tag>:big:<bucket>. */
-static void arg_bucket(args *a, const char *tag, int big, uint32_t bucket)
+static void resp_bucket(hf_buf *o, const char *tag, int big, uint32_t bucket, int *oom)
 {
-    size_t tl = strlen(tag), off = a->r->scratch.len;
-    const char *kind = big ? ":big:" : ":c:";
-    size_t kl = strlen(kind);
-    if (hf_buf_reserve(&a->r->scratch, tl + kl + 21) != 0) {
-        a->oom = 1;
-        return;
-    }
-    char *d = a->r->scratch.data + off;
-    memcpy(d, tag, tl);
-    memcpy(d + tl, kind, kl);
-    size_t len = (size_t)(hf_put_u64(d + tl + kl, bucket, 1) - d);
-    a->r->scratch.len += len + 1;
-    arg_add(a, NULL, len, off);
+    char suffix[32];
+    snprintf(suffix, sizeof(suffix), "%s%" PRIu32, big ? ":big:" : ":c:", bucket);
+    resp_key(o, tag, suffix, oom);
 }
 
-static void args_free(args *a)
+/* The commit's commands up to the last queued write into r->resp. */
+static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
+                                     hf_redis_batch *b, char *errstr, size_t errstr_size)
 {
-    free(a->off);
-    free(a->ptr);
-    free(a->len);
+    /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
+    op *ops = malloc((2 * b->ncusts + 2 * (size_t)b->nsplit + 1) * sizeof(*ops));
+    if (ops == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    size_t nops = 0;
+    uint64_t added = 0;
+    for (size_t i = 0; i < b->ncusts; i++) {
+        const bcust *e = &b->custs[i];
+        ops[nops++] = (op){e->bucket, (uint8_t)e->big, 1, (uint32_t)i};
+        uint32_t other = e->big ? HF_REDIS_IN_SMALL : HF_REDIS_IN_BIG;
+        if (e->c->flags & other)
+            ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 2, (uint32_t)i};
+        /* A stored customer moves (or stays) and is counted already. */
+        added += !(e->c->flags & (HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG));
+    }
+    for (uint32_t k = 0; k < b->nsplit; k++)
+        for (uint8_t big = 0; big < 2; big++)
+            ops[nops++] = (op){b->split_from + k, big, 0, 0};
+    qsort(ops, nops, sizeof(*ops), op_cmp);
+
+    hf_buf *o = &r->resp;
+    int oom = 0;
+    hf_buf_reset(o);
+    resp_array(o, 2, &oom);
+    resp_str(o, "WATCH", &oom);
+    resp_key(o, part->tag, ":meta", &oom);
+    resp_array(o, 6 + b->ntopics, &oom);
+    resp_str(o, "HMGET", &oom);
+    resp_key(o, part->tag, ":meta", &oom);
+    resp_str(o, "epoch", &oom);
+    resp_str(o, "batch", &oom);
+    resp_str(o, "outbox_seq", &oom);
+    resp_str(o, "customers", &oom);
+    for (size_t i = 0; i < b->ntopics; i++) {
+        char field[300];
+        snprintf(field, sizeof(field), "applied:%s", b->topics[i].topic);
+        resp_str(o, field, &oom);
+    }
+    resp_array(o, 1, &oom);
+    resp_str(o, "MULTI", &oom);
+    size_t queued = 0;
+
+    if (b->nouts > 0) {
+        resp_array(o, 2 + b->nouts, &oom);
+        resp_str(o, "RPUSH", &oom);
+        resp_key(o, part->tag, ":outbox", &oom);
+        for (size_t i = 0; i < b->nouts; i++) {
+            static const char hex[] = "0123456789abcdef";
+            uint64_t seq = part->outbox_seq + 1 + i;
+            char *d = b->data.data + b->outs[i].off;
+            for (int k = SEQ_DIGITS - 1; k >= 0; k--, seq >>= 4)
+                d[k] = hex[seq & 0xf];
+            resp_bulk(o, d, b->outs[i].len, &oom);
+        }
+        queued++;
+    }
+    for (size_t i = 0; i < nops && !oom;) {
+        size_t j = i, nset = 0;
+        const op g = ops[i];
+        if (g.kind == 0) { /* the marker sorts first */
+            resp_array(o, 2, &oom);
+            resp_str(o, "DEL", &oom);
+            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            queued++;
+            i++;
+        }
+        while (j < nops && ops[j].big == g.big && ops[j].bucket == g.bucket) {
+            nset += ops[j].kind == 1;
+            j++;
+        }
+        size_t k = i;
+        if (nset > 0) {
+            resp_array(o, 2 + 2 * nset, &oom);
+            resp_str(o, "HSET", &oom);
+            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            for (; k < i + nset; k++) {
+                const bcust *e = &b->custs[ops[k].cust];
+                resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
+                resp_bulk(o, b->data.data + e->val_off, e->val_len, &oom);
+            }
+            queued++;
+        }
+        if (j > k) {
+            resp_array(o, 2 + (j - k), &oom);
+            resp_str(o, "HDEL", &oom);
+            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            for (; k < j; k++) {
+                const bcust *e = &b->custs[ops[k].cust];
+                resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
+            }
+            queued++;
+        }
+        i = j;
+    }
+    free(ops);
+
+    resp_array(o, 6 + 2 * (b->clock != INT32_MIN) + 2 * b->ntopics + 4 * (b->nsplit > 0),
+               &oom);
+    resp_str(o, "HSET", &oom);
+    resp_key(o, part->tag, ":meta", &oom);
+    resp_str(o, "batch", &oom);
+    resp_u64(o, part->batch + 1, &oom);
+    resp_str(o, "outbox_seq", &oom);
+    resp_u64(o, part->outbox_seq + b->nouts, &oom);
+    if (b->clock != INT32_MIN) {
+        resp_str(o, "clock", &oom);
+        resp_i64(o, b->clock, &oom);
+    }
+    for (size_t i = 0; i < b->ntopics; i++) {
+        char field[300];
+        snprintf(field, sizeof(field), "applied:%s", b->topics[i].topic);
+        resp_str(o, field, &oom);
+        resp_i64(o, b->topics[i].offset, &oom);
+    }
+    if (b->nsplit > 0) {
+        resp_str(o, "buckets", &oom);
+        resp_u64(o, b->new_buckets, &oom);
+        resp_str(o, "split", &oom);
+        resp_u64(o, b->new_split, &oom);
+    }
+    resp_array(o, 4, &oom);
+    resp_str(o, "HINCRBY", &oom);
+    resp_key(o, part->tag, ":meta", &oom);
+    resp_str(o, "customers", &oom);
+    resp_u64(o, added, &oom);
+    queued += 2;
+    if (oom) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    b->nqueued = queued;
+    return HF_REDIS_OK;
 }
 
-static hf_redis_status commit_reply(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
-                                    redisReply *reply, char *err, size_t n)
+/* Writes what r->c has buffered: out now, so that Redis works on it. */
+static hf_redis_status flush_out(hf_redis *r, char *errstr, size_t errstr_size)
 {
-    if (reply->type == REDIS_REPLY_ERROR)
-        return reply_error(r, reply, "commit", err, n);
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING)
-        return bad_reply(r, reply, "commit", err, n);
-    const char *what = reply->element[0]->str;
-    const redisReply *e1 = reply->element[1];
-    if (strcmp(what, "FENCED") == 0) {
-        if (e1->len == 0)
-            snprintf(err, n, "partition %" PRId32 " of group \"%s\" has no meta any more "
-                     "(deleted?); our epoch is %" PRIu64, part->partition, part->group,
-                     part->epoch);
+    for (int done = 0; !done;)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return io_error(r, "commit", errstr, errstr_size);
+    return HF_REDIS_OK;
+}
+
+/* A verdict on b before its EXEC: in b->st, b->err (and b->seq, b->count). */
+static void verdict(hf_redis_batch *b, hf_redis_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void verdict(hf_redis_batch *b, hf_redis_status st, const char *fmt, ...)
+{
+    b->st = st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof(b->err), fmt, ap);
+    va_end(ap);
+}
+
+static int reply_is(const redisReply *x, const char *s)
+{
+    return x != NULL && x->type == REDIS_REPLY_STRING && strcmp(x->str, s) == 0;
+}
+
+/*
+ * Checks the meta that b's HMGET read (m) against what part's owner wrote
+ * last; sets b's verdict and returns 1 when the transaction may run.
+ */
+static int check_meta(const hf_redis *r, const hf_redis_part *part, hf_redis_batch *b,
+                      const redisReply *m)
+{
+    char want[32];
+    const redisReply *const *e = (const redisReply *const *)m->element;
+    snprintf(want, sizeof(want), "%" PRIu64, part->epoch);
+    if (!reply_is(e[0], want)) {
+        if (e[0]->type != REDIS_REPLY_STRING)
+            verdict(b, HF_REDIS_FENCED, "partition %" PRId32 " of group \"%s\" has no meta "
+                    "any more (deleted?); our epoch is %" PRIu64, part->partition,
+                    part->group, part->epoch);
         else
-            snprintf(err, n, "partition %" PRId32 " of group \"%s\" was taken over: "
-                     "its epoch is %s, ours %" PRIu64, part->partition, part->group,
-                     e1->str, part->epoch);
-        freeReplyObject(reply);
-        return HF_REDIS_FENCED;
+            verdict(b, HF_REDIS_FENCED, "partition %" PRId32 " of group \"%s\" was taken "
+                    "over: its epoch is %s, ours %" PRIu64, part->partition, part->group,
+                    e[0]->str, part->epoch);
+        return 0;
     }
-    if (strcmp(what, "CONFLICT") == 0 && reply->elements >= 3) {
-        const char *field = e1->str;
-        char expected[32];
-        if (strcmp(field, "outbox_seq") == 0)
-            snprintf(expected, sizeof(expected), "%" PRIu64, part->outbox_seq);
-        else
-            snprintf(expected, sizeof(expected), "%" PRId64,
-                     hf_redis_part_applied(part, field + strlen("applied:")));
-        snprintf(err, n, "partition %" PRId32 " of group \"%s\": stored %s is %s, "
-                 "expected %s", part->partition, part->group, field,
-                 reply->element[2]->str, expected);
-        freeReplyObject(reply);
-        return HF_REDIS_CONFLICT;
+    snprintf(want, sizeof(want), "%" PRIu64, part->batch + 1);
+    if (reply_is(e[1], want)) { /* a retry of a batch that Redis applied */
+        int64_t seq = 0, count = 0;
+        if ((e[2]->type == REDIS_REPLY_STRING && parse_i64(e[2]->str, e[2]->len, &seq) != 0) ||
+            (e[3]->type == REDIS_REPLY_STRING && parse_i64(e[3]->str, e[3]->len, &count) != 0) ||
+            seq < 0 || count < 0) {
+            verdict(b, HF_REDIS_ERROR, "Redis at %s: commit: partition %" PRId32 " of group "
+                    "\"%s\": corrupt meta (outbox_seq or customers)", r->address,
+                    part->partition, part->group);
+            return 0;
+        }
+        b->seq = (uint64_t)seq;
+        b->count = count;
+        b->st = HF_REDIS_OK;
+        return 0;
     }
-    if (strcmp(what, "OK") != 0 && strcmp(what, "DONE") != 0)
-        return bad_reply(r, reply, "commit", err, n);
-    int64_t seq = 0, customers = -1;
-    if (parse_i64(e1->str, e1->len, &seq) != 0 ||
-        (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER &&
-         (customers = reply->element[2]->integer) < 0))
-        return bad_reply(r, reply, "commit", err, n);
-    freeReplyObject(reply);
+    snprintf(want, sizeof(want), "%" PRIu64, part->outbox_seq);
+    const char *stored = e[2]->type == REDIS_REPLY_STRING ? e[2]->str : "0";
+    if (strcmp(stored, want) != 0) {
+        verdict(b, HF_REDIS_CONFLICT, "partition %" PRId32 " of group \"%s\": stored "
+                "outbox_seq is %s, expected %s", part->partition, part->group, stored, want);
+        return 0;
+    }
+    for (size_t i = 0; i < b->ntopics; i++) {
+        const redisReply *x = e[4 + i];
+        snprintf(want, sizeof(want), "%" PRId64,
+                 hf_redis_part_applied(part, b->topics[i].topic));
+        stored = x->type == REDIS_REPLY_STRING ? x->str : "-1";
+        if (strcmp(stored, want) != 0) {
+            verdict(b, HF_REDIS_CONFLICT, "partition %" PRId32 " of group \"%s\": stored "
+                    "applied:%s is %s, expected %s", part->partition, part->group,
+                    b->topics[i].topic, stored, want);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Reads one reply of a commit in flight; on failure the connection is gone. */
+static hf_redis_status next_reply(hf_redis *r, redisReply **out, char *errstr,
+                                  size_t errstr_size)
+{
+    *out = NULL;
+    if (redisGetReply(r->c, (void **)out) != REDIS_OK || *out == NULL)
+        return io_error(r, "commit", errstr, errstr_size);
+    return HF_REDIS_OK;
+}
+
+/* Reads and frees the remaining replies of r->fly[0]: MULTI, QUEUED..., EXEC. */
+static hf_redis_status commit_finish(hf_redis *r, char *errstr, size_t errstr_size)
+{
+    hf_redis_batch *b = r->fly[0];
+    const hf_redis_part *part = b->part;
+    redisReply *x;
+    hf_redis_status st;
+    char queue_err[256] = "";
+    if ((st = next_reply(r, &x, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    if (x->type != REDIS_REPLY_STATUS || strcmp(x->str, "OK") != 0) {
+        /* Never seen (Redis takes MULTI even when loading or busy), but
+         * then the writes ran as they came, unchecked: say so and stop. */
+        snprintf(errstr, errstr_size, "Redis at %s: commit: MULTI was refused (%s), so "
+                 "partition %" PRId32 " of group \"%s\" may be written in part",
+                 r->address, x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply",
+                 part->partition, part->group);
+        freeReplyObject(x);
+        drop(r);
+        return HF_REDIS_ERROR;
+    }
+    freeReplyObject(x);
+    for (size_t i = 0; i < b->nqueued; i++) {
+        if ((st = next_reply(r, &x, errstr, errstr_size)) != HF_REDIS_OK)
+            return st;
+        if (x->type == REDIS_REPLY_ERROR && queue_err[0] == '\0')
+            snprintf(queue_err, sizeof(queue_err), "%s", x->str);
+        freeReplyObject(x);
+    }
+    if ((st = next_reply(r, &x, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    memmove(r->fly, r->fly + 1, --r->nfly * sizeof(*r->fly));
+    b->stage = STAGE_FINISHED;
+    if (!b->exec) { /* DISCARD: the verdict stands */
+        freeReplyObject(x);
+        return HF_REDIS_OK;
+    }
+    if (x->type == REDIS_REPLY_NIL) {
+        verdict(b, HF_REDIS_UNAVAILABLE, "Redis at %s: partition %" PRId32 " of group \"%s\": "
+                "its meta changed during the commit (another instance acquiring it?); "
+                "nothing was written", r->address, part->partition, part->group);
+    } else if (x->type == REDIS_REPLY_ERROR) {
+        /* EXECABORT: a write was refused when queued (e.g. OOM); none ran. */
+        verdict(b, transient(queue_err) ? HF_REDIS_UNAVAILABLE : HF_REDIS_ERROR,
+                "Redis at %s: commit: %s%s%s", r->address, x->str,
+                queue_err[0] ? ": " : "", queue_err);
+    } else if (x->type != REDIS_REPLY_ARRAY || x->elements != b->nqueued ||
+               x->element[x->elements - 1]->type != REDIS_REPLY_INTEGER ||
+               x->element[x->elements - 1]->integer < 0) {
+        verdict(b, HF_REDIS_ERROR, "Redis at %s: commit: unexpected reply (type %d)",
+                r->address, x->type);
+    } else {
+        b->st = HF_REDIS_OK;
+        for (size_t i = 0; i < x->elements; i++)
+            if (x->element[i]->type == REDIS_REPLY_ERROR) {
+                /* Redis does not roll a transaction back (nor a script). */
+                verdict(b, HF_REDIS_ERROR, "Redis at %s: commit: partition %" PRId32
+                        " of group \"%s\" is written in part: %s", r->address,
+                        part->partition, part->group, x->element[i]->str);
+                break;
+            }
+        b->seq = part->outbox_seq + b->nouts;
+        b->count = x->element[x->elements - 1]->integer;
+    }
+    freeReplyObject(x);
+    return HF_REDIS_OK;
+}
+
+/*
+ * Reads the check of b (after finishing the commits sent before it), and
+ * sends EXEC or DISCARD.
+ */
+static hf_redis_status commit_decide(hf_redis *r, hf_redis_batch *b, char *errstr,
+                                     size_t errstr_size)
+{
+    hf_redis_status st;
+    while (r->nfly > 0 && r->fly[0] != b)
+        if ((st = commit_finish(r, errstr, errstr_size)) != HF_REDIS_OK)
+            return st;
+    redisReply *w, *m;
+    if ((st = next_reply(r, &w, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    if ((st = next_reply(r, &m, errstr, errstr_size)) != HF_REDIS_OK) {
+        freeReplyObject(w);
+        return st;
+    }
+    b->exec = 0;
+    if (w->type == REDIS_REPLY_ERROR || m->type == REDIS_REPLY_ERROR) {
+        const char *msg = w->type == REDIS_REPLY_ERROR ? w->str : m->str;
+        verdict(b, transient(msg) ? HF_REDIS_UNAVAILABLE : HF_REDIS_ERROR,
+                "Redis at %s: commit: %s", r->address, msg);
+    } else if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 + b->ntopics) {
+        verdict(b, HF_REDIS_ERROR, "Redis at %s: commit: unexpected reply (type %d)",
+                r->address, m->type);
+    } else {
+        b->exec = check_meta(r, b->part, b, m);
+    }
+    freeReplyObject(w);
+    freeReplyObject(m);
+    static const char exec[] = "*1\r\n$4\r\nEXEC\r\n", discard[] = "*1\r\n$7\r\nDISCARD\r\n";
+    if (redisAppendFormattedCommand(r->c, b->exec ? exec : discard,
+                                    b->exec ? sizeof(exec) - 1 : sizeof(discard) - 1) !=
+        REDIS_OK)
+        return io_error(r, "commit", errstr, errstr_size);
+    b->stage = STAGE_DECIDED;
+    return flush_out(r, errstr, errstr_size);
+}
+
+/* Writes b's commit (all but EXEC) after deciding the one sent before. */
+static hf_redis_status commit_send(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                   char *errstr, size_t errstr_size)
+{
+    hf_redis_status st = ensure(r, errstr, errstr_size);
+    if (st != HF_REDIS_OK)
+        return st;
+    if (r->nfly > 0 && r->fly[r->nfly - 1]->stage == STAGE_SENT &&
+        (st = commit_decide(r, r->fly[r->nfly - 1], errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    if ((st = commit_format(r, part, b, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    if (grow((void **)&r->fly, &r->flycap, r->nfly + 1, sizeof(*r->fly)) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    if (redisAppendFormattedCommand(r->c, r->resp.data, r->resp.len) != REDIS_OK)
+        return io_error(r, "commit", errstr, errstr_size);
+    if ((st = flush_out(r, errstr, errstr_size)) != HF_REDIS_OK)
+        return st;
+    b->part = part;
+    b->stage = STAGE_SENT;
+    b->sent_on = r->conn_gen;
+    r->fly[r->nfly++] = b;
+    return HF_REDIS_OK;
+}
+
+/* Reads b's outcome (deciding it first if needed) and applies it to part. */
+static hf_redis_status commit_result(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
+                                     char *errstr, size_t errstr_size)
+{
+    hf_redis_status st;
+    if (b->stage != STAGE_FINISHED) {
+        if (b->stage == STAGE_IDLE || r->c == NULL || b->sent_on != r->conn_gen) {
+            snprintf(errstr, errstr_size, "Redis at %s: commit: connection lost", r->address);
+            return HF_REDIS_UNAVAILABLE;
+        }
+        if (b->stage == STAGE_SENT && (st = commit_decide(r, b, errstr, errstr_size)) !=
+                                          HF_REDIS_OK)
+            return st;
+        while (b->stage != STAGE_FINISHED && r->nfly > 0)
+            if ((st = commit_finish(r, errstr, errstr_size)) != HF_REDIS_OK)
+                return st;
+        if (b->stage != STAGE_FINISHED) { /* not in flight: never sent */
+            snprintf(errstr, errstr_size, "Redis at %s: commit: connection lost", r->address);
+            return HF_REDIS_UNAVAILABLE;
+        }
+    }
+    b->stage = STAGE_IDLE;
+    if (b->st != HF_REDIS_OK) {
+        snprintf(errstr, errstr_size, "%s", b->err);
+        return b->st;
+    }
     for (size_t i = 0; i < b->ntopics; i++)
         if (set_applied(part, b->topics[i].topic, strlen(b->topics[i].topic),
                         b->topics[i].offset) != 0) {
-            snprintf(err, n, "out of memory");
+            snprintf(errstr, errstr_size, "out of memory");
             return HF_REDIS_ERROR;
         }
     part->batch++;
-    part->outbox_seq = (uint64_t)seq;
+    part->outbox_seq = b->seq;
     if (b->clock != INT32_MIN)
         part->clock = b->clock;
-    if (customers >= 0)
-        part->customers = (uint64_t)customers;
+    part->customers = (uint64_t)b->count;
     if (b->nsplit > 0) {
         part->buckets = b->new_buckets;
         part->split = b->new_split;
@@ -1473,239 +1824,42 @@ static hf_redis_status commit_reply(hf_redis *r, hf_redis_part *part, hf_redis_b
     return HF_REDIS_OK;
 }
 
-/*
- * The arguments of the commit script call for b in r->argv and r->argvlen
- * from index 3 on (EVALSHA, the script's hash and the key count go first):
- * *nkeys keys, *argc arguments in all.
- */
-static hf_redis_status commit_args(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
-                                   int *nkeys, size_t *argc, char *errstr,
-                                   size_t errstr_size)
-{
-    /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
-    op *ops = malloc((2 * b->ncusts + 2 * (size_t)b->nsplit + 1) * sizeof(*ops));
-    if (ops == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return HF_REDIS_ERROR;
-    }
-    size_t nops = 0;
-    for (size_t i = 0; i < b->ncusts; i++) {
-        const bcust *e = &b->custs[i];
-        ops[nops++] = (op){e->bucket, (uint8_t)e->big, 1, (uint32_t)i};
-        uint32_t other = e->big ? HF_REDIS_IN_SMALL : HF_REDIS_IN_BIG;
-        if (e->c->flags & other)
-            ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 2, (uint32_t)i};
-    }
-    for (uint32_t k = 0; k < b->nsplit; k++)
-        for (uint8_t big = 0; big < 2; big++)
-            ops[nops++] = (op){b->split_from + k, big, 0, 0};
-    qsort(ops, nops, sizeof(*ops), op_cmp);
-
-    hf_buf_reset(&r->scratch);
-    args keys = {.r = r}, rest = {.r = r};
-    arg_fmt(&keys, "%s:meta", part->tag);
-    arg_fmt(&keys, "%s:outbox", part->tag);
-    for (size_t i = 0; i < nops; i++)
-        if (i == 0 || ops[i].big != ops[i - 1].big || ops[i].bucket != ops[i - 1].bucket)
-            arg_bucket(&keys, part->tag, ops[i].big, ops[i].bucket);
-    arg_fmt(&rest, "%" PRIu64, part->epoch);
-    arg_fmt(&rest, "%" PRIu64, part->batch + 1);
-    arg_fmt(&rest, "%" PRIu64, part->outbox_seq);
-    arg_fmt(&rest, "%" PRIu64, part->outbox_seq + b->nouts);
-    if (b->clock != INT32_MIN)
-        arg_fmt(&rest, "%" PRId32, b->clock);
-    else
-        arg_ptr(&rest, "", 0);
-    arg_fmt(&rest, "%zu", b->ntopics);
-    for (size_t i = 0; i < b->ntopics; i++) {
-        arg_fmt(&rest, "applied:%s", b->topics[i].topic);
-        arg_fmt(&rest, "%" PRId64, hf_redis_part_applied(part, b->topics[i].topic));
-        arg_fmt(&rest, "%" PRId64, b->topics[i].offset);
-    }
-    if (b->nsplit > 0) {
-        arg_fmt(&rest, "2");
-        arg_fmt(&rest, "buckets");
-        arg_fmt(&rest, "%" PRIu32, b->new_buckets);
-        arg_fmt(&rest, "split");
-        arg_fmt(&rest, "%" PRIu32, b->new_split);
-    } else {
-        arg_fmt(&rest, "0");
-    }
-    arg_fmt(&rest, "%zu", b->nouts);
-    for (size_t i = 0; i < b->nouts; i++) {
-        static const char hex[] = "0123456789abcdef";
-        uint64_t seq = part->outbox_seq + 1 + i;
-        char *d = b->data.data + b->outs[i].off;
-        for (int k = SEQ_DIGITS - 1; k >= 0; k--, seq >>= 4)
-            d[k] = hex[seq & 0xf];
-        arg_ptr(&rest, b->data.data + b->outs[i].off, b->outs[i].len);
-    }
-    for (size_t i = 0; i < nops;) {
-        size_t j = i, nset = 0;
-        const op g = ops[i];
-        int rewrite = g.kind == 0;
-        if (rewrite)
-            i++; /* the marker sorts first */
-        while (j < nops && ops[j].big == g.big && ops[j].bucket == g.bucket) {
-            nset += ops[j].kind == 1;
-            j++;
-        }
-        arg_u64(&rest, (uint64_t)rewrite);
-        arg_u64(&rest, nset);
-        size_t k = i;
-        for (; k < i + nset; k++) {
-            const bcust *e = &b->custs[ops[k].cust];
-            arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
-            arg_ptr(&rest, b->data.data + e->val_off, e->val_len);
-        }
-        arg_u64(&rest, j - k);
-        for (; k < j; k++) {
-            const bcust *e = &b->custs[ops[k].cust];
-            arg_ptr(&rest, b->data.data + e->id_off, e->id_len);
-        }
-        i = j;
-    }
-    free(ops);
-    size_t n_args = 3 + keys.n + rest.n;
-    hf_redis_status st = HF_REDIS_OK;
-    if (keys.oom || rest.oom || n_args > INT_MAX ||
-        grow((void **)&r->argv, &r->argcap, n_args, sizeof(*r->argv)) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        st = HF_REDIS_ERROR;
-    } else {
-        size_t *lens = realloc(r->argvlen, r->argcap * sizeof(*lens));
-        if (lens == NULL) {
-            snprintf(errstr, errstr_size, "out of memory");
-            st = HF_REDIS_ERROR;
-        } else {
-            r->argvlen = lens;
-            size_t k = 3;
-            for (int pass = 0; pass < 2; pass++) {
-                const args *a = pass ? &rest : &keys;
-                for (size_t i = 0; i < a->n; i++, k++) {
-                    r->argv[k] = a->off[i] == SIZE_MAX ? a->ptr[i]
-                                                       : r->scratch.data + a->off[i];
-                    r->argvlen[k] = a->len[i];
-                }
-            }
-        }
-    }
-    *nkeys = (int)keys.n;
-    *argc = n_args;
-    args_free(&keys);
-    args_free(&rest);
-    return st;
-}
-
 hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
                                 char *errstr, size_t errstr_size)
 {
-    int nkeys;
-    size_t argc;
-    hf_redis_status st = commit_args(r, part, b, &nkeys, &argc, errstr, errstr_size);
-    if (st != HF_REDIS_OK)
-        return st;
-    redisReply *reply;
-    st = eval(r, HF_SCRIPT_COMMIT, nkeys, (int)argc, r->argv, r->argvlen, &reply, errstr,
-              errstr_size);
-    if (st != HF_REDIS_OK)
-        return st;
-    return commit_reply(r, part, b, reply, errstr, errstr_size);
-}
-
-/*
- * A command in the protocol's own form (an array of bulk strings) into out:
- * what redisAppendCommandArgv makes, without a printf per argument.
- */
-static int resp_format(hf_buf *out, size_t argc, const char *const *argv, const size_t *lens)
-{
-    size_t total = 1 + 20 + 2;
-    for (size_t i = 0; i < argc; i++)
-        total += 1 + 20 + 2 + lens[i] + 2;
-    hf_buf_reset(out);
-    if (hf_buf_reserve(out, total) != 0)
-        return -1;
-    char *d = out->data;
-    size_t n = 0;
-    d[n++] = '*';
-    n = (size_t)(hf_put_u64(d + n, argc, 1) - d);
-    d[n++] = '\r';
-    d[n++] = '\n';
-    for (size_t i = 0; i < argc; i++) {
-        d[n++] = '$';
-        n = (size_t)(hf_put_u64(d + n, lens[i], 1) - d);
-        d[n++] = '\r';
-        d[n++] = '\n';
-        memcpy(d + n, argv[i], lens[i]);
-        n += lens[i];
-        d[n++] = '\r';
-        d[n++] = '\n';
+    if (r->pending > 0) {
+        snprintf(errstr, errstr_size, "Redis at %s: commit while %zu pipelined commits "
+                 "await their replies", r->address, r->pending);
+        return HF_REDIS_ERROR;
     }
-    out->len = n;
-    return 0;
+    /* A change of meta between the check and EXEC is looked at again:
+     * the check then says who wrote it. */
+    hf_redis_status st = HF_REDIS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 3 && st == HF_REDIS_UNAVAILABLE; attempt++) {
+        st = commit_send(r, part, b, errstr, errstr_size);
+        if (st == HF_REDIS_OK)
+            st = commit_result(r, part, b, errstr, errstr_size);
+        if (st == HF_REDIS_UNAVAILABLE && r->c == NULL)
+            break; /* the connection: the caller backs off */
+    }
+    return st;
 }
 
 hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
                                      char *errstr, size_t errstr_size)
 {
-    hf_redis_status st = ensure(r, errstr, errstr_size);
-    if (st != HF_REDIS_OK)
-        return st;
-    if (r->sha[HF_SCRIPT_COMMIT][0] == '\0') {
-        if (r->pending > 0) {
-            snprintf(errstr, errstr_size, "Redis at %s: the commit script is not loaded while "
-                     "%zu pipelined commits await their replies", r->address, r->pending);
-            return HF_REDIS_ERROR;
-        }
-        if ((st = load_script(r, HF_SCRIPT_COMMIT, errstr, errstr_size)) != HF_REDIS_OK)
-            return st;
-    }
-    int nkeys;
-    size_t argc;
-    if ((st = commit_args(r, part, b, &nkeys, &argc, errstr, errstr_size)) != HF_REDIS_OK)
-        return st;
-    char nk[16];
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    r->argv[0] = "EVALSHA";
-    r->argvlen[0] = 7;
-    r->argv[1] = r->sha[HF_SCRIPT_COMMIT];
-    r->argvlen[1] = 40;
-    r->argv[2] = nk;
-    r->argvlen[2] = strlen(nk);
-    if (resp_format(&r->resp, argc, r->argv, r->argvlen) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return HF_REDIS_ERROR;
-    }
-    if (redisAppendFormattedCommand(r->c, r->resp.data, r->resp.len) != REDIS_OK)
-        return io_error(r, "commit", errstr, errstr_size);
-    /* Out now, so that Redis works on it while the caller goes on. */
-    for (int done = 0; !done;)
-        if (redisBufferWrite(r->c, &done) != REDIS_OK)
-            return io_error(r, "commit", errstr, errstr_size);
-    r->pending++;
-    b->sent_on = r->conn_gen;
-    return HF_REDIS_OK;
+    hf_redis_status st = commit_send(r, part, b, errstr, errstr_size);
+    if (st == HF_REDIS_OK)
+        r->pending++;
+    return st;
 }
 
 hf_redis_status hf_redis_commit_wait(hf_redis *r, hf_redis_part *part, hf_redis_batch *b,
                                      char *errstr, size_t errstr_size)
 {
-    if (r->c == NULL || b->sent_on != r->conn_gen || r->pending == 0) {
-        snprintf(errstr, errstr_size, "Redis at %s: commit: connection lost", r->address);
-        return HF_REDIS_UNAVAILABLE;
-    }
-    redisReply *reply = NULL;
-    if (redisGetReply(r->c, (void **)&reply) != REDIS_OK || reply == NULL)
-        return io_error(r, "commit", errstr, errstr_size);
-    r->pending--;
-    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(reply);
-        r->sha[HF_SCRIPT_COMMIT][0] = '\0';
-        snprintf(errstr, errstr_size, "Redis at %s: the commit script is not loaded "
-                 "(a restarted server?)", r->address);
-        return HF_REDIS_UNAVAILABLE;
-    }
-    return commit_reply(r, part, b, reply, errstr, errstr_size);
+    if (r->pending > 0)
+        r->pending--;
+    return commit_result(r, part, b, errstr, errstr_size);
 }
 
 /*--- Outbox -----------------------------------------------------------------*/

@@ -5,7 +5,7 @@
  * Redis state").
  *
  * Keys. Everything of partition p of consumer group g shares one hash tag,
- * so one Redis Cluster node owns it and one script can touch it all
+ * so one Redis Cluster node owns it and one transaction can touch it all
  * (T = "<redis.key.prefix>:{<g>:<p>}"):
  *   T:meta       hash: layout (1), epoch (fencing token), batch (commits by
  *                the current epoch), clock (day), outbox_seq (sequence of the
@@ -41,13 +41,17 @@
  * they follow from each customer's days and the partition's clock.
  *
  * Fencing and idempotence. hf_redis_acquire increments epoch: the token of
- * this owner. Every write is a script that first checks that epoch is still
- * the caller's (else FENCED: another instance took the partition) and, for
- * a commit, that outbox_seq and the applied offsets are what the caller
- * last read or wrote (else CONFLICT), and only then writes; Redis runs the
- * script atomically. Each commit carries a batch number (1, 2, ... per
- * epoch); a retry of the same batch after a lost reply finds its number
- * already stored and succeeds without writing twice.
+ * this owner. Every write first checks that epoch is still the caller's
+ * (else FENCED: another instance took the partition) and, for a commit,
+ * that outbox_seq and the applied offsets are what the caller last read or
+ * wrote (else CONFLICT), and only then writes, atomically: the outbox trim
+ * is a script; a commit is a transaction, WATCH meta, HMGET of the checked
+ * fields, MULTI, the writes, EXEC only when the check passed (else
+ * DISCARD), so that a meta changed after the check (an acquisition
+ * increments epoch there) makes EXEC write nothing. Each commit carries a
+ * batch number (1, 2, ... per epoch); a retry of the same batch after a
+ * lost reply finds its number already stored and succeeds without writing
+ * twice.
  *
  * Use by the live pipeline, per assigned partition p:
  *   1. hf_redis_acquire -> part (epoch is ours now); hf_redis_load into the
@@ -69,10 +73,12 @@
  *   FENCED: drop the partition. On CONFLICT: drop the in-memory state and
  *   start again at 1.
  *
- * Atomicity limits: Redis does not roll a script back. The scripts check
- * before writing, and their only writes that can fail are against keys of
- * the wrong type (someone else wrote into the prefix); such a commit returns
- * HF_REDIS_ERROR and may have written part of the batch.
+ * Atomicity limits: Redis rolls neither a script nor a transaction back.
+ * Both check before writing, and their only writes that can fail are
+ * against keys of the wrong type (someone else wrote into the prefix); such
+ * a commit returns HF_REDIS_ERROR and may have written part of the batch. A
+ * write refused when queued (out of memory under maxmemory) makes EXEC
+ * write nothing (HF_REDIS_UNAVAILABLE: retried).
  *
  * Errors. Calls return an hf_redis_status and fill errstr:
  *   HF_REDIS_UNAVAILABLE  no connection, a timeout, or Redis busy or
@@ -261,10 +267,10 @@ size_t hf_redis_batch_customers(const hf_redis_batch *b);
 size_t hf_redis_batch_signals(const hf_redis_batch *b);
 
 /*
- * Commits the batch with ONE script call: checks the epoch, the outbox
- * sequence and the applied offsets of the batch's topics against part,
- * then writes states, outbox entries (sequences part->outbox_seq + 1 ...),
- * offsets and clock. On HF_REDIS_OK part is updated (batch, clock,
+ * Commits the batch with ONE Redis transaction: checks the epoch, the
+ * outbox sequence and the applied offsets of the batch's topics against
+ * part, then writes states, outbox entries (sequences part->outbox_seq + 1
+ * ...), offsets and clock (store_redis.c, "Commit"). On HF_REDIS_OK part is updated (batch, clock,
  * outbox_seq, applied, customers) and so are the customers' flags; the
  * batch is left as it is (clear it for the next).
  */
@@ -273,14 +279,16 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
                                 size_t errstr_size);
 
 /*
- * Pipelined commits, so that Redis runs one partition's script while the
- * caller computes the next: hf_redis_commit_send writes the call (as
- * hf_redis_commit does) without waiting; hf_redis_commit_wait reads its
- * reply and then does what hf_redis_commit does with it. Wait for every
- * sent batch, in the order sent, before any other call on r (other calls
- * fail with HF_REDIS_ERROR meanwhile). HF_REDIS_UNAVAILABLE from either
- * means the batch may or may not be in Redis (connection lost, or the
- * script must be loaded again): commit it again with hf_redis_commit, which
+ * Pipelined commits, so that Redis runs one partition's transaction while
+ * the caller computes the next: hf_redis_commit_send writes it (as
+ * hf_redis_commit does) without waiting, and decides the one sent before
+ * (its check's reply is there by then: EXEC or DISCARD);
+ * hf_redis_commit_wait reads its outcome and then does what
+ * hf_redis_commit does with it. Wait for every sent batch, in the order
+ * sent, before any other call on r (other calls fail with HF_REDIS_ERROR
+ * meanwhile). HF_REDIS_UNAVAILABLE from either means the batch may or may
+ * not be in Redis (connection lost, or meta changed between the check and
+ * EXEC): commit it again with hf_redis_commit, which checks again and
  * recognises a batch that Redis applied. hiredis writes without
  * MSG_NOSIGNAL: a process that pipelines must ignore SIGPIPE, or a second
  * write to a server that went away kills it.

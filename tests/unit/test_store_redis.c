@@ -675,6 +675,25 @@ static hf_redis_status send_st(hf_redis *r, hf_redis_part *part, hf_redis_batch 
     return st;
 }
 
+/*
+ * Waits until one client of the server is inside MULTI with `queued`
+ * commands queued (CLIENT LIST: multi=N; -1 outside MULTI).
+ */
+static void wait_in_multi(redisContext *c, int queued)
+{
+    char want[32];
+    snprintf(want, sizeof(want), " multi=%d ", queued);
+    for (int i = 0; i < 500; i++) {
+        redisReply *x = cmd(c, "CLIENT LIST");
+        int found = x->type == REDIS_REPLY_STRING && strstr(x->str, want) != NULL;
+        freeReplyObject(x);
+        if (found)
+            return;
+        usleep(10000);
+    }
+    fail_msg("no client got to MULTI with %d commands queued", queued);
+}
+
 static void test_pipelined_commits(void **state)
 {
     (void)state;
@@ -710,18 +729,26 @@ static void test_pipelined_commits(void **state)
     assert_int_equal(stored(c, p2, "c2", 0, got, sizeof(got)), n);
     assert_memory_equal(got, want, n);
 
-    /* A lost script: the reply says so; the synchronous retry commits once. */
+    /* Meta written by someone else after the check, before EXEC: the
+     * transaction does nothing and says so; the synchronous retry checks
+     * again and commits once. */
     hf_redis_batch_destroy(b1);
     b1 = one_batch(r, p1, c1, 6);
-    freeReplyObject(cmd(c, "SCRIPT FLUSH"));
     send_st(r, p1, b1);
+    wait_in_multi(c, 4); /* RPUSH, HSET of the bucket, HSET and HINCRBY of meta */
+    freeReplyObject(cmd(c, "HSET hf:{g:10}:meta note x"));
     assert_int_equal(hf_redis_commit_wait(r, p1, b1, err, sizeof(err)), HF_REDIS_UNAVAILABLE);
-    snprintf(msg, sizeof(msg), "Redis at 127.0.0.1:%d: the commit script is not loaded "
-             "(a restarted server?)", srv.port);
+    snprintf(msg, sizeof(msg), "Redis at 127.0.0.1:%d: partition 10 of group \"g\": its meta "
+             "changed during the commit (another instance acquiring it?); nothing was "
+             "written", srv.port);
     assert_string_equal(err, msg);
+    assert_meta(c, "hf:{g:10}:meta", "applied:events", "5");
+    assert_int_equal(cmd_int(c, "LLEN hf:{g:10}:outbox"), 1);
+    assert_int_equal(p1->batch, 1);
     commit_ok(r, p1, b1);
     assert_int_equal(p1->batch, 2);
     assert_int_equal(cmd_int(c, "LLEN hf:{g:10}:outbox"), 2);
+    assert_meta(c, "hf:{g:10}:meta", "applied:events", "6");
 
     /* Fenced in flight: the outcome arrives with the reply. */
     hf_redis_part *taker = acquire(r, "g", 11);
@@ -983,7 +1010,7 @@ static void test_load_notices_lost_and_corrupt_state(void **state)
     redisFree(c);
 }
 
-/* More arguments for one key than Lua's unpack() takes at once. */
+/* More customers in one bucket hash than any other test writes at once. */
 static void test_large_batch_in_one_bucket(void **state)
 {
     (void)state;
@@ -1072,6 +1099,44 @@ static void test_noscript_recovery(void **state)
     assert_int_equal(next->epoch, 2);
 
     hf_redis_part_destroy(next);
+    hf_redis_batch_destroy(b);
+    hf_customer_destroy(cu);
+    hf_redis_part_destroy(part);
+    hf_redis_close(r);
+    redisFree(c);
+}
+
+/* At maxmemory (noeviction) Redis refuses the queued writes: EXEC writes
+ * nothing, the commit is an outage to retry, and goes through once memory
+ * is there again. */
+static void test_full_redis_writes_nothing(void **state)
+{
+    (void)state;
+    flushall(srv.port);
+    hf_redis *r = open_port(srv.port);
+    redisContext *c = raw(srv.port);
+    hf_redis_part *part = acquire(r, "g", 8);
+    hf_customer *cu = customer("c1", 1, 2, 2);
+    hf_redis_batch *b = one_batch(r, part, cu, 1);
+    freeReplyObject(cmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(cmd(c, "CONFIG SET maxmemory 1"));
+    char err[512] = "", want[512];
+    hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
+    freeReplyObject(cmd(c, "CONFIG SET maxmemory 0"));
+    assert_int_equal(st, HF_REDIS_UNAVAILABLE);
+    snprintf(want, sizeof(want), "Redis at 127.0.0.1:%d: commit: EXECABORT Transaction "
+             "discarded because of previous errors.: OOM command not allowed when used "
+             "memory > 'maxmemory'.", srv.port);
+    assert_string_equal(err, want);
+    assert_int_equal(cmd_int(c, "EXISTS hf:{g:8}:outbox"), 0);
+    assert_meta(c, "hf:{g:8}:meta", "applied:events", NULL);
+    assert_int_equal(part->batch, 0);
+    commit_ok(r, part, b);
+    assert_int_equal(part->batch, 1);
+    assert_int_equal(part->customers, 1);
+    assert_int_equal(cmd_int(c, "LLEN hf:{g:8}:outbox"), 1);
+    assert_meta(c, "hf:{g:8}:meta", "applied:events", "1");
+
     hf_redis_batch_destroy(b);
     hf_customer_destroy(cu);
     hf_redis_part_destroy(part);
@@ -1523,6 +1588,7 @@ int main(void)
         cmocka_unit_test(test_load_notices_lost_and_corrupt_state),
         cmocka_unit_test(test_large_batch_in_one_bucket),
         cmocka_unit_test(test_noscript_recovery),
+        cmocka_unit_test(test_full_redis_writes_nothing),
         cmocka_unit_test(test_restart_unavailable_then_recovers),
         cmocka_unit_test(test_pipelined_commits_survive_a_restart),
         cmocka_unit_test(test_partitions_of_a_group),
