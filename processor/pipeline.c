@@ -249,9 +249,9 @@ typedef struct batch_item {
 #define PREFETCH_ARRAYS 4
 
 /*
- * What a thread applying part of a batch has of its own: the memory store's
- * batches are split by stream between the loop and one helper thread (each
- * stream's state, clock and outputs belong to one of them at a time).
+ * What a thread applying part of a batch has of its own: batches are split
+ * by stream between the loop and one helper thread (each stream's state,
+ * clock and outputs belong to one of them at a time).
  */
 /* The helper's share of a batch moves by a step each batch, towards the
  * share where neither thread waits for the other. */
@@ -292,7 +292,7 @@ struct hf_pipeline {
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_rkt;
     worker w0;               /* the loop's own */
-    worker w1;               /* the helper thread's (memory store) */
+    worker w1;               /* the helper thread's */
 
     /* output encoding */
     hf_schema_source *out_schemas;
@@ -926,13 +926,11 @@ static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint6
     return w->dec != NULL ? 0 : -1;
 }
 
-/* The loop's worker, and the helper thread's with the memory store. */
+/* The loop's worker, and the helper thread's. */
 static int workers_init(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     if (worker_init(p, &p->w0, &p->c, p->m.pending, errstr, errstr_size) != 0)
         return -1;
-    if (p->cfg->store_backend != HF_STORE_MEMORY)
-        return 0;
     worker *w = &p->w1;
     if (p->m.pending != NULL &&
         (w->pending = calloc(p->ntopics * OUT_COUNT, sizeof(*w->pending))) == NULL) {
@@ -2120,28 +2118,53 @@ static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
     }
 }
 
+/* The helper thread's part of a batch with Redis: compute its streams. */
+static void compute_items(worker *w, size_t begin, size_t end)
+{
+    for (size_t i = begin; i < end && !w->p->failed;) {
+        slot *s;
+        i = compute_stream(w, i, end, &s);
+    }
+}
+
 /*
  * The batch with Redis: per stream, apply its messages and commit them to
  * Redis in one transaction; then publish what those commits put in the
- * outboxes (one Kafka transaction for all streams) and trim them. (Not
- * split with the helper thread: the streams it computed would reach Redis
- * only after the loop's, and Redis wants the same two CPUs: measured
- * slower.)
+ * outboxes (one Kafka transaction for all streams) and trim them.
  */
 static void process_batch_redis(hf_pipeline *p)
 {
     /*
-     * Each stream's batch goes to Redis as soon as it is computed, and Redis
-     * runs it while the next stream is computed; the replies are read in
-     * the end. A batch that could not be sent, or whose reply was lost, is
-     * committed again synchronously afterwards.
+     * As with the memory store, the helper thread computes the streams of
+     * the batch's first part (split_point) while the loop computes the
+     * rest. Each of the loop's streams goes to Redis as soon as it is
+     * computed, and Redis runs it while the next is computed; the helper's
+     * follow when it is done (the one Redis connection is the loop's). The
+     * replies are read in the end. A batch that could not be sent, or whose
+     * reply was lost, is committed again synchronously afterwards.
      */
     size_t nsent = 0, nsync = 0;
-    for (size_t i = 0; i < p->nbatch && !p->failed;) {
+    size_t split = split_point(p);
+    p->w1.end = split;
+    if (split > 0)
+        helper_start(p, split, compute_items);
+    for (size_t i = split; i < p->nbatch && !p->failed;) {
         slot *s;
         i = compute_stream(&p->w0, i, p->nbatch, &s);
         if (s != NULL && !p->failed && s->prepared == 1)
             send_stream(p, s, &nsent, &nsync);
+    }
+    if (split > 0) {
+        helper_join(p);
+        for (size_t i = 0; i < split && !p->failed;) {
+            int32_t part = p->batch[i].m->partition;
+            slot *s = part < p->nslots ? &p->slots[part] : NULL;
+            if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped &&
+                s->prepared == 1)
+                send_stream(p, s, &nsent, &nsync);
+            while (i < split && p->batch[i].m->partition == part)
+                i++;
+        }
     }
     /* Every reply first: the outcomes below may make other Redis calls. */
     for (size_t i = 0; i < nsent; i++) {
