@@ -3,16 +3,19 @@
 # rate of librdkafka, on a real Kafka broker.
 #
 #   bench/live.sh [--events N] [--customers N] [--partitions N] [--rounds N]
-#                 [--bin PATH] [--no-redis]
+#                 [--warmup-events N] [--warmup-runs N] [--bin PATH] [--no-redis]
 #
 # Starts a throwaway Kafka broker (scripts/kafka) in a temporary directory,
 # creates an input topic with --partitions partitions (default 8), loads
 # --events synthetic events (default 2,000,000; --customers default events/10)
 # as Confluent-framed Avro with `hirefire gen --topic`, then measures in the
-# same run, after untimed warm-ups (`hirefire run` over a separate topic of
-# --events/10 events, before each kind of run: a fresh broker's JVM compiles
-# its produce and transaction paths on the first signals, which took ~0.7 s
-# of its CPU from the first timed run):
+# same run, after untimed warm-ups (--warmup-runs runs of `hirefire run`,
+# default 3, over a separate topic of --warmup-events events, default
+# --events/2: first with the memory store, before kcat's rounds, then with
+# Redis before the Redis rounds; a fresh broker's JVM compiles its fetch,
+# produce and transaction paths on the first runs, and after one warm-up
+# run of a tenth of the events it still took 0.9-1.3 s of CPU per memory
+# run, against ~0.45 s on a broker that had served a few runs):
 #   kcat          `kcat -C -e -o beginning -q > /dev/null` over the topic: the
 #                 raw librdkafka consume rate; then the same with
 #                 -X queued.min.messages=1000000 (as hirefire sets it); the
@@ -45,6 +48,8 @@ events=2000000
 customers=""
 partitions=8
 rounds=3
+warm_events=""
+warm_runs=3
 bin=${HIREFIRE:-$repo/build/hirefire}
 with_redis=1
 idle_ms=2000
@@ -60,6 +65,9 @@ while [[ $# -gt 0 ]]; do
     --customers) posint "$1" "${2:-}"; customers=$2; shift 2 ;;
     --partitions) posint "$1" "${2:-}"; partitions=$2; shift 2 ;;
     --rounds) posint "$1" "${2:-}"; rounds=$2; shift 2 ;;
+    --warmup-events) posint "$1" "${2:-}"; warm_events=$2; shift 2 ;;
+    --warmup-runs) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--warmup-runs must be a whole number, not '${2:-}'"
+      warm_runs=$2; shift 2 ;;
     --bin) bin=${2:?--bin needs a path}; shift 2 ;;
     --no-redis) with_redis=0; shift ;;
     -h|--help) usage ;;
@@ -210,6 +218,28 @@ measure "$work/gen.log" "$bin" gen --events "$events" --customers "$customers" \
 [[ $RC -eq 0 ]] || { cat "$work/gen.log" >&2; die "hirefire gen failed (exit $RC)"; }
 gen_wall=$WALL gen_u=$CPU_U gen_s=$CPU_S gen_b=$BROKER
 
+# --- warm-up ---------------------------------------------------------------------
+
+# A fresh broker's JVM is slow until it has compiled its fetch, produce and
+# transaction paths: `hirefire run` over a separate topic, --warmup-runs
+# times (not timed), before kcat's and hirefire's rounds. With one warm-up
+# run of a tenth of the events the broker still took 0.9-1.3 s of CPU per
+# memory run, against ~0.45 s once it had served a few runs.
+mem_guarantee=at_least_once
+warm_events=${warm_events:-$(( events / 2 > 0 ? events / 2 : 1 ))}
+note "warming the broker up: $warm_runs runs over $warm_events events (not timed)"
+measure "$work/gen-warmup.log" "$bin" gen --events "$warm_events" \
+  --customers $(( warm_events / 10 > 0 ? warm_events / 10 : 1 )) --seed 2 \
+  --topic bench.warmup --brokers "$KAFKA_BOOTSTRAP" --format avro --schema-id 1 -q
+[[ $RC -eq 0 ]] || { cat "$work/gen-warmup.log" >&2; die "hirefire gen (warm-up) failed (exit $RC)"; }
+for ((r = 1; r <= warm_runs; r++)); do
+  measure "$work/run-warmup.log" "$bin" run --config "$config" -X input.topics=bench.warmup \
+    -X kafka.group.id="bench-warmup-$r" -X store.backend=memory \
+    -X processing.guarantee="$mem_guarantee" --max-idle-ms 500
+  [[ $RC -eq 0 ]] || { tail -n 20 "$work/run-warmup.log" >&2; die "the warm-up run failed (exit $RC)"; }
+  note "  warm-up $r: $WALL s, broker cpu $BROKER s"
+done
+
 # --- (a) kcat -------------------------------------------------------------------
 
 # Plain, then with queued.min.messages raised as hirefire raises it:
@@ -267,31 +297,25 @@ run_bench() {
   fi
   RUN_SECS=$(awk -v w="$WALL" -v i="$idle_ms" 'BEGIN { printf "%.3f", w - i / 1000 }')
   WALL=$RUN_SECS
+  note "  $name: $RUN_SECS s, broker cpu $BROKER s"
   keep "${name%-*}"
   RUN_SUMMARY=$(grep -E '^hirefire run: [0-9]+ messages' "$log" | tail -n 1 || true)
 }
 
 # warm_redis: the transactional path's warm-up, as the memory one (not timed).
 warm_redis() {
-  note "warming the broker's transactions up: $warm_events events (not timed)"
-  measure "$work/run-warmup-redis.log" "$bin" run --config "$config" \
-    -X input.topics=bench.warmup -X kafka.group.id=bench-warmup-redis \
-    -X store.backend=redis -X redis.url="$REDIS_URL" -X redis.key.prefix=warmup \
-    -X processing.guarantee=exactly_once --max-idle-ms 500
-  [[ $RC -eq 0 ]]
+  local r
+  note "warming the broker's transactions up: $warm_runs runs over $warm_events events (not timed)"
+  for ((r = 1; r <= warm_runs; r++)); do
+    measure "$work/run-warmup-redis.log" "$bin" run --config "$config" \
+      -X input.topics=bench.warmup -X kafka.group.id="bench-warmup-redis-$r" \
+      -X store.backend=redis -X redis.url="$REDIS_URL" -X redis.key.prefix="warmup$r" \
+      -X processing.guarantee=exactly_once --max-idle-ms 500
+    [[ $RC -eq 0 ]] || return 1
+    note "  warm-up $r: $WALL s, broker cpu $BROKER s"
+  done
 }
 
-mem_guarantee=at_least_once
-warm_events=$(( events / 10 > 0 ? events / 10 : 1 ))
-note "warming the broker up: $warm_events events through hirefire run (not timed)"
-measure "$work/gen-warmup.log" "$bin" gen --events "$warm_events" \
-  --customers $(( warm_events / 10 > 0 ? warm_events / 10 : 1 )) --seed 2 \
-  --topic bench.warmup --brokers "$KAFKA_BOOTSTRAP" --format avro --schema-id 1 -q
-[[ $RC -eq 0 ]] || { cat "$work/gen-warmup.log" >&2; die "hirefire gen (warm-up) failed (exit $RC)"; }
-measure "$work/run-warmup.log" "$bin" run --config "$config" -X input.topics=bench.warmup \
-  -X kafka.group.id=bench-warmup -X store.backend=memory \
-  -X processing.guarantee="$mem_guarantee" --max-idle-ms 500
-[[ $RC -eq 0 ]] || { tail -n 20 "$work/run-warmup.log" >&2; die "the warm-up run failed (exit $RC)"; }
 for ((r = 1; r <= rounds; r++)); do
   run_bench "memory-$r" -X store.backend=memory -X processing.guarantee="$mem_guarantee" ||
     die "the memory run failed"
@@ -358,7 +382,7 @@ else
 fi
 echo "  (each the median of $rounds rounds, their range in brackets)"
 echo "  (run times are start to exit minus the ${idle_ms} ms idle wait; cpu includes that wait)"
-echo "  (before each kind of run, an untimed one over $warm_events other events warmed the broker up)"
+echo "  (before kcat's rounds and before the Redis rounds, $warm_runs untimed runs over $warm_events other events warmed the broker up)"
 echo "  (ratios against the faster kcat, ${base_wall} s; against plain kcat in brackets)"
 echo "  ratio run memory / kcat: $(ratio "$base_wall" "$mem_secs") ($(ratio "$kcat_wall" "$mem_secs"))   (target >= 0.7)"
 if [[ -n "${redis_secs:-}" ]]; then
