@@ -115,6 +115,20 @@ config() {
   echo "$work/$2.properties"
 }
 
+# start_run TOPIC LOG ARGS...: `hirefire run ARGS` in the background (stderr
+# to LOG), once it has been assigned TOPIC (or after 10 s); RUN_PID is its pid.
+start_run() {
+  local topic=$1 log=$2
+  shift 2
+  "$bin" run "$@" 2>"$log" &
+  RUN_PID=$!
+  pids+=("$RUN_PID")
+  for _ in $(seq 100); do
+    grep -q "assigned $topic" "$log" 2>/dev/null && break
+    sleep 0.1
+  done
+}
+
 # --- the broker's warm-up -----------------------------------------------------------
 
 # A fresh broker's JVM is slow until it has compiled its fetch, produce and
@@ -126,14 +140,9 @@ config() {
 if [[ $broker_warmup -gt 0 ]]; then
   warm_rate=100000
   note "warming the broker up: $broker_warmup s of live processing at $warm_rate events/s (not measured)"
-  "$bin" run -c "$(config lat.warmup lat-warmup)" -X output.topic=lat.dead \
-    -X redis.key.prefix=warmup 2>"$work/run-warmup.log" &
-  warm_pid=$!
-  pids+=("$warm_pid")
-  for _ in $(seq 100); do
-    grep -q "assigned lat.warmup" "$work/run-warmup.log" 2>/dev/null && break
-    sleep 0.1
-  done
+  start_run lat.warmup "$work/run-warmup.log" -c "$(config lat.warmup lat-warmup)" \
+    -X output.topic=lat.dead -X redis.key.prefix=warmup
+  warm_pid=$RUN_PID
   "$bin" gen -q --events $((warm_rate * broker_warmup)) --customers $((warm_rate * broker_warmup / 10)) \
     --seed 5 --rate "$warm_rate" --topic lat.warmup --brokers "$KAFKA_BOOTSTRAP" --format json \
     2>"$work/gen-warmup.log" || { cat "$work/gen-warmup.log" >&2; die "hirefire gen failed"; }
@@ -177,13 +186,8 @@ python3 "$work/stamp.py" "$work/arrivals" kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.s
   -X isolation.level=read_committed -X fetch.wait.max.ms="$consumer_wait" -o beginning -f '%T %s\n' \
   2>"$work/kcat.log" &
 pids+=($!)
-"$bin" run -c "$(config lat.events lat-live)" 2>"$work/run-live.log" &
-run_pid=$!
-pids+=("$run_pid")
-for _ in $(seq 100); do
-  grep -q "assigned lat.events" "$work/run-live.log" 2>/dev/null && break
-  sleep 0.1
-done
+start_run lat.events "$work/run-live.log" -c "$(config lat.events lat-live)"
+run_pid=$RUN_PID
 measured_from=$(( ${EPOCHREALTIME/./} / 1000 + warmup * 1000 ))
 "$bin" gen -q --events $((rate * (seconds + warmup))) --customers $((rate * seconds / 10 + 1)) --seed 8 \
   --rate "$rate" --topic lat.events --brokers "$KAFKA_BOOTSTRAP" --format json \
