@@ -92,6 +92,9 @@
  *                         refused AUTH, out of memory): not worth retrying.
  *
  * Threads: a handle is one connection; use it from one thread at a time.
+ * Building batches (hf_redis_batch_*) only reads the server's settings that
+ * the handle's first connection read, so other threads may build batches
+ * while one thread uses the handle, once it has connected.
  */
 #ifndef HF_STORE_REDIS_H
 #define HF_STORE_REDIS_H
