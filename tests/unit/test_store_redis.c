@@ -531,6 +531,40 @@ static hf_redis_batch *one_batch(hf_redis *r, hf_redis_part *part, hf_customer *
     return b;
 }
 
+/*
+ * The common start of a commit test on the shared server: Redis emptied, a
+ * handle and a raw connection, partition p of group "g" acquired, customer
+ * c1 and a batch of it (one_batch) applied up to offset.
+ */
+typedef struct one {
+    hf_redis *r;
+    redisContext *c;
+    hf_redis_part *part;
+    hf_customer *cu;
+    hf_redis_batch *b;
+} one;
+
+static one one_open(int32_t p, int64_t offset)
+{
+    one t;
+    flushall(srv.port);
+    t.r = open_port(srv.port);
+    t.c = raw(srv.port);
+    t.part = acquire(t.r, "g", p);
+    t.cu = customer("c1", 1, 2, 2);
+    t.b = one_batch(t.r, t.part, t.cu, offset);
+    return t;
+}
+
+static void one_close(one *t)
+{
+    hf_redis_batch_destroy(t->b);
+    hf_customer_destroy(t->cu);
+    hf_redis_part_destroy(t->part);
+    hf_redis_close(t->r);
+    redisFree(t->c);
+}
+
 static void test_stale_epoch_is_fenced_and_writes_nothing(void **state)
 {
     (void)state;
@@ -589,22 +623,20 @@ static void test_stale_epoch_is_fenced_and_writes_nothing(void **state)
 static void test_wrong_expected_offsets_conflict(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    hf_redis *r = open_port(srv.port);
-    redisContext *c = raw(srv.port);
-    hf_redis_part *part = acquire(r, "g", 2);
-    hf_customer *cu = customer("c1", 1, 2, 2);
-    hf_redis_batch *b = one_batch(r, part, cu, 10);
-    commit_ok(r, part, b);
-    hf_redis_batch_destroy(b);
+    one t = one_open(2, 10);
+    hf_redis *r = t.r;
+    redisContext *c = t.c;
+    hf_redis_part *part = t.part;
+    commit_ok(r, part, t.b);
+    hf_redis_batch_destroy(t.b);
 
     /* Someone else moved the offset: refused, nothing written. */
     freeReplyObject(cmd(c, "HSET hf:{g:2}:meta applied:events 12"));
     long long n0, n1;
     char d0[128], d1[128], err[512] = "";
     snapshot(c, &n0, d0, sizeof(d0));
-    b = one_batch(r, part, cu, 11);
-    assert_int_equal(hf_redis_commit(r, part, b, err, sizeof(err)), HF_REDIS_CONFLICT);
+    t.b = one_batch(r, part, t.cu, 11);
+    assert_int_equal(hf_redis_commit(r, part, t.b, err, sizeof(err)), HF_REDIS_CONFLICT);
     assert_string_equal(err, "partition 2 of group \"g\": stored applied:events is 12, "
                              "expected 10");
     snapshot(c, &n1, d1, sizeof(d1));
@@ -613,55 +645,45 @@ static void test_wrong_expected_offsets_conflict(void **state)
 
     /* A topic never applied must be absent. */
     freeReplyObject(cmd(c, "HSET hf:{g:2}:meta applied:events 10 applied:other 3"));
-    assert_int_equal(hf_redis_batch_offset(b, "other", 5), 0);
-    assert_int_equal(hf_redis_commit(r, part, b, err, sizeof(err)), HF_REDIS_CONFLICT);
+    assert_int_equal(hf_redis_batch_offset(t.b, "other", 5), 0);
+    assert_int_equal(hf_redis_commit(r, part, t.b, err, sizeof(err)), HF_REDIS_CONFLICT);
     assert_string_equal(err, "partition 2 of group \"g\": stored applied:other is 3, "
                              "expected -1");
     freeReplyObject(cmd(c, "HDEL hf:{g:2}:meta applied:other"));
 
     /* The outbox sequence is checked too. */
     freeReplyObject(cmd(c, "HSET hf:{g:2}:meta outbox_seq 7"));
-    assert_int_equal(hf_redis_commit(r, part, b, err, sizeof(err)), HF_REDIS_CONFLICT);
+    assert_int_equal(hf_redis_commit(r, part, t.b, err, sizeof(err)), HF_REDIS_CONFLICT);
     assert_string_equal(err, "partition 2 of group \"g\": stored outbox_seq is 7, "
                              "expected 1");
 
-    hf_redis_batch_destroy(b);
-    hf_customer_destroy(cu);
-    hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    redisFree(c);
+    one_close(&t);
 }
 
 static void test_retry_of_a_committed_batch_writes_once(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    hf_redis *r = open_port(srv.port);
-    redisContext *c = raw(srv.port);
-    hf_redis_part *part = acquire(r, "g", 3);
-    hf_customer *cu = customer("c1", 1, 2, 2);
-    hf_redis_batch *b = one_batch(r, part, cu, 10);
-    assert_int_equal(hf_redis_batch_signal(b, "k2", 2, "v2", 2), 0);
-    assert_int_equal(hf_redis_batch_signals(b), 2);
+    one t = one_open(3, 10);
+    hf_redis *r = t.r;
+    redisContext *c = t.c;
+    hf_redis_part *part = t.part;
+    assert_int_equal(hf_redis_batch_signal(t.b, "k2", 2, "v2", 2), 0);
+    assert_int_equal(hf_redis_batch_signals(t.b), 2);
     /* As if the reply of the first attempt was lost: same part, same batch. */
     hf_redis_part before = *part;
-    commit_ok(r, part, b);
+    commit_ok(r, part, t.b);
     assert_int_equal(part->outbox_seq, 2);
     part->batch = before.batch;
     part->outbox_seq = before.outbox_seq;
     part->applied[0].offset = -1;
-    commit_ok(r, part, b);
+    commit_ok(r, part, t.b);
     assert_int_equal(part->batch, 1);
     assert_int_equal(part->outbox_seq, 2);
     assert_int_equal(part->customers, 1);
     assert_int_equal(cmd_int(c, "LLEN hf:{g:3}:outbox"), 2);
     assert_meta(c, "hf:{g:3}:meta", "batch", "1");
 
-    hf_redis_batch_destroy(b);
-    hf_customer_destroy(cu);
-    hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    redisFree(c);
+    one_close(&t);
 }
 
 /*--- Pipelined commits -------------------------------------------------------*/
@@ -1076,17 +1098,15 @@ static void test_large_batch_in_one_bucket(void **state)
 static void test_noscript_recovery(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    hf_redis *r = open_port(srv.port);
-    redisContext *c = raw(srv.port);
-    hf_redis_part *part = acquire(r, "g", 7);
-    hf_customer *cu = customer("c1", 1, 2, 2);
-    hf_redis_batch *b = one_batch(r, part, cu, 1);
-    commit_ok(r, part, b);
+    one t = one_open(7, 1);
+    hf_redis *r = t.r;
+    redisContext *c = t.c;
+    hf_redis_part *part = t.part;
+    commit_ok(r, part, t.b);
     freeReplyObject(cmd(c, "SCRIPT FLUSH"));
-    hf_redis_batch_destroy(b);
-    b = one_batch(r, part, cu, 2);
-    commit_ok(r, part, b);
+    hf_redis_batch_destroy(t.b);
+    t.b = one_batch(r, part, t.cu, 2);
+    commit_ok(r, part, t.b);
     assert_meta(c, "hf:{g:7}:meta", "applied:events", "2");
     freeReplyObject(cmd(c, "SCRIPT FLUSH"));
     uint64_t removed;
@@ -1099,11 +1119,7 @@ static void test_noscript_recovery(void **state)
     assert_int_equal(next->epoch, 2);
 
     hf_redis_part_destroy(next);
-    hf_redis_batch_destroy(b);
-    hf_customer_destroy(cu);
-    hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    redisFree(c);
+    one_close(&t);
 }
 
 /* At maxmemory (noeviction) Redis refuses the queued writes: EXEC writes
@@ -1112,16 +1128,14 @@ static void test_noscript_recovery(void **state)
 static void test_full_redis_writes_nothing(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    hf_redis *r = open_port(srv.port);
-    redisContext *c = raw(srv.port);
-    hf_redis_part *part = acquire(r, "g", 8);
-    hf_customer *cu = customer("c1", 1, 2, 2);
-    hf_redis_batch *b = one_batch(r, part, cu, 1);
+    one t = one_open(8, 1);
+    hf_redis *r = t.r;
+    redisContext *c = t.c;
+    hf_redis_part *part = t.part;
     freeReplyObject(cmd(c, "CONFIG SET maxmemory-policy noeviction"));
     freeReplyObject(cmd(c, "CONFIG SET maxmemory 1"));
     char err[512] = "", want[512];
-    hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
+    hf_redis_status st = hf_redis_commit(r, part, t.b, err, sizeof(err));
     freeReplyObject(cmd(c, "CONFIG SET maxmemory 0"));
     assert_int_equal(st, HF_REDIS_UNAVAILABLE);
     snprintf(want, sizeof(want), "Redis at 127.0.0.1:%d: commit: EXECABORT Transaction "
@@ -1131,17 +1145,13 @@ static void test_full_redis_writes_nothing(void **state)
     assert_int_equal(cmd_int(c, "EXISTS hf:{g:8}:outbox"), 0);
     assert_meta(c, "hf:{g:8}:meta", "applied:events", NULL);
     assert_int_equal(part->batch, 0);
-    commit_ok(r, part, b);
+    commit_ok(r, part, t.b);
     assert_int_equal(part->batch, 1);
     assert_int_equal(part->customers, 1);
     assert_int_equal(cmd_int(c, "LLEN hf:{g:8}:outbox"), 1);
     assert_meta(c, "hf:{g:8}:meta", "applied:events", "1");
 
-    hf_redis_batch_destroy(b);
-    hf_customer_destroy(cu);
-    hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    redisFree(c);
+    one_close(&t);
 }
 
 static void test_restart_unavailable_then_recovers(void **state)
