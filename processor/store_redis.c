@@ -1553,7 +1553,7 @@ static hf_redis_status flush_out(hf_redis *r, char *errstr, size_t errstr_size)
     return HF_REDIS_OK;
 }
 
-/* A verdict on b before its EXEC: in b->st, b->err (and b->seq, b->count). */
+/* The outcome of b's commit, in b->st and b->err (on HF_REDIS_OK: b->seq, b->count). */
 static void verdict(hf_redis_batch *b, hf_redis_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -1651,10 +1651,12 @@ static hf_redis_status commit_finish(hf_redis *r, char *errstr, size_t errstr_si
     if ((st = next_reply(r, &x, errstr, errstr_size)) != HF_REDIS_OK)
         return st;
     if (x->type != REDIS_REPLY_STATUS || strcmp(x->str, "OK") != 0) {
-        /* Never seen (Redis takes MULTI even when loading or busy), but
-         * then the writes ran as they came, unchecked: say so and stop. */
+        /* Redis takes MULTI even when loading or busy: an ACL that refuses
+         * it is all that is left, and then the writes ran as they came,
+         * unchecked: say so and stop. */
         snprintf(errstr, errstr_size, "Redis at %s: commit: MULTI was refused (%s), so "
-                 "partition %" PRId32 " of group \"%s\" may be written in part",
+                 "partition %" PRId32 " of group \"%s\" may be written in part; give "
+                 "hirefire's Redis user WATCH, MULTI, EXEC and DISCARD",
                  r->address, x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply",
                  part->partition, part->group);
         freeReplyObject(x);
