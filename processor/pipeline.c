@@ -2753,7 +2753,16 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
     return 0;
 }
 
-/* True when something is assigned and every assigned partition is at its end. */
+/*
+ * True when something is assigned and every assigned partition is at its
+ * end: its end-of-partition event came after its last message, or what was
+ * processed reaches the high watermark of its last fetch. The second needs
+ * no event: librdkafka 2.0 sends one only with a fetch at the end, and
+ * while its consumer queue is past queued.max.messages.kbytes it fetches
+ * nothing until its broker thread wakes (up to a second later). With
+ * read_committed input whose last record is a transaction marker, the
+ * processed offset stays below the watermark and the event decides.
+ */
 static int all_at_end(const hf_pipeline *p)
 {
     int any = 0;
@@ -2762,8 +2771,14 @@ static int all_at_end(const hf_pipeline *p)
             const tpstate *tp = &p->tps[t][i];
             if (!tp->assigned)
                 continue;
-            if (!tp->eof)
-                return 0;
+            if (!tp->eof) {
+                int64_t lo, hi;
+                if (tp->done < 0 ||
+                    rd_kafka_get_watermark_offsets(p->consumer, p->cfg->input_topics[t], i,
+                                                   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                    hi < 0 || tp->done < hi)
+                    return 0;
+            }
             any = 1;
         }
     return any;

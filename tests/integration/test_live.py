@@ -7,6 +7,8 @@
 - Separate purchase and return topics (input.topic.<t>.type) give the
   signals of a file replay of each partition's purchases then returns.
 - An event in a partition its customer does not belong to is counted.
+- With a consumer queue held past its byte limit, the run still takes
+  every message before --max-idle-ms stops it.
 """
 
 import json
@@ -190,6 +192,31 @@ def test_live_equals_kafka_replay_and_file_replay(hirefire, kafka_server, genera
     assert (c2["messages"], c2["restored"], c2["signals"], c2["dead_letters"]) == \
         (c["messages"], c["messages"], 0, 0)
     assert len(k.consume("live-signals")) == total
+
+
+def test_stops_at_the_end_while_librdkafka_holds_back_fetches(hirefire, kafka_server,
+                                                              generated, tmp_path):
+    """--max-idle-ms with a consumer queue that is always past its byte
+    limit: librdkafka 2.0 then sends no fetch, and so no end-of-partition
+    event, until its broker thread wakes. The run still takes every message
+    before it stops (the end is also seen when what was processed reaches
+    the partition's high watermark), and gives each partition's signals."""
+    case, behaviours = generated
+    k = kafka_server
+    k.create_topic("smallq-in", PARTS)
+    k.create_topic("smallq-signals", PARTS)
+    k.create_topic("smallq-dead", 1)
+    k.produce("smallq-in", keyed(case.lines))
+    cfg = write_config(tmp_path / "run.properties", k, ["smallq-in"], "smallq-signals",
+                       "smallq-dead", "smallq-1", behaviours)
+    c = counters(run_until_idle(hirefire, cfg, "-X", "kafka.queued.max.messages.kbytes=1"))
+    assert c["messages"] == len(keyed(case.lines))
+    live = live_signals(k, "smallq-signals")
+    for p in range(PARTS):
+        data = "".join(r.value + "\n" for r in k.consume("smallq-in", partition=p)).encode()
+        assert [without_kafka_trigger(s) for s in live[p]] == \
+            file_replay(hirefire, cfg, data), f"partition {p}"
+    assert c["signals"] == sum(len(v) for v in live.values())
 
 
 def test_separate_purchase_and_return_topics(hirefire, kafka_server, tmp_path):
