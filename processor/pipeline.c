@@ -307,9 +307,12 @@ struct hf_pipeline {
     int32_t nslots;
 
     /* the open batch */
-    batch_item *batch;
+    batch_item *batch;       /* the open batch, as taken */
     size_t nbatch, cap;
-    batch_item *grouped;     /* the batch grouped by stream (a swap buffer) */
+    batch_item *work;        /* the batch being processed, grouped by stream */
+    size_t nwork;
+    int work_open;           /* memory: the helper thread may still be on it */
+    int64_t work_opened, work_closed; /* when it opened and closed (ms) */
     rd_kafka_message_t **polled; /* what one consumer call returned */
     size_t *starts, starts_cap;
 
@@ -802,8 +805,9 @@ static void process_message(worker *w, const batch_item *b)
 }
 
 /*
- * Groups the open batch by stream, in partition order, keeping the
- * consumer's order within each stream (a counting sort). 0, or -1 (OOM).
+ * Moves the open batch to the work array grouped by stream, in partition
+ * order, keeping the consumer's order within each stream (a counting
+ * sort). 0, or -1 (OOM).
  */
 static int group_by_stream(hf_pipeline *p)
 {
@@ -825,10 +829,9 @@ static int group_by_stream(hf_pipeline *p)
     for (size_t k = 1; k < n; k++)
         p->starts[k] += p->starts[k - 1];
     for (size_t i = 0; i < p->nbatch; i++)
-        p->grouped[p->starts[p->batch[i].m->partition]++] = p->batch[i];
-    batch_item *b = p->batch;
-    p->batch = p->grouped;
-    p->grouped = b;
+        p->work[p->starts[p->batch[i].m->partition]++] = p->batch[i];
+    p->nwork = p->nbatch;
+    p->nbatch = 0;
     return 0;
 }
 
@@ -841,7 +844,7 @@ static void prefetch_item(hf_pipeline *p, size_t i, size_t end, int stage)
 {
     if (i >= end)
         return;
-    batch_item *b = &p->batch[i];
+    batch_item *b = &p->work[i];
     if (b->m->key == NULL || b->m->partition >= p->nslots)
         return;
     const slot *s = &p->slots[b->m->partition];
@@ -864,9 +867,9 @@ static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
         for (size_t k = begin; k < begin + PREFETCH_SLOT && k < end; k++)
             prefetch_item(p, k, end, 0);
     if (i + PREFETCH_MESSAGE < end)
-        __builtin_prefetch(p->batch[i + PREFETCH_MESSAGE].m);
+        __builtin_prefetch(p->work[i + PREFETCH_MESSAGE].m);
     if (i + PREFETCH_KEY < end) {
-        const rd_kafka_message_t *m = p->batch[i + PREFETCH_KEY].m;
+        const rd_kafka_message_t *m = p->work[i + PREFETCH_KEY].m;
         if (m->key != NULL)
             __builtin_prefetch(m->key);
         if (m->payload != NULL)
@@ -887,11 +890,11 @@ static void process_items(worker *w, size_t begin, size_t end)
     hf_pipeline *p = w->p;
     for (size_t i = begin; i < end && !p->failed; i++) {
         prefetch_ahead(p, i, begin, end);
-        process_message(w, &p->batch[i]);
+        process_message(w, &p->work[i]);
     }
     for (size_t i = begin; i < end; i++) {
-        rd_kafka_message_destroy(p->batch[i].m);
-        p->batch[i].m = NULL;
+        rd_kafka_message_destroy(p->work[i].m);
+        p->work[i].m = NULL;
     }
 }
 
@@ -995,11 +998,11 @@ static size_t split_point(hf_pipeline *p)
 {
     worker *w = &p->w1;
     size_t split = 0;
-    if (!w->started || p->nbatch < SPLIT_MIN)
+    if (!w->started || p->nwork < SPLIT_MIN)
         return 0;
-    size_t target = p->nbatch * (size_t)w->share / SHARE_UNITS, best = p->nbatch;
-    for (size_t i = 1; i < p->nbatch; i++) {
-        if (p->batch[i].m->partition == p->batch[i - 1].m->partition)
+    size_t target = p->nwork * (size_t)w->share / SHARE_UNITS, best = p->nwork;
+    for (size_t i = 1; i < p->nwork; i++) {
+        if (p->work[i].m->partition == p->work[i - 1].m->partition)
             continue;
         size_t off = i > target ? i - target : target - i;
         if (off < best) {
@@ -1056,48 +1059,90 @@ static void helper_join(hf_pipeline *p)
  * The memory store's batch: when it is large enough and holds more than one
  * stream, the helper thread applies the streams of its first part while the
  * loop applies the rest (split between two streams, nearest the helper's
- * share); then the helper's counts join the loop's. The loop has more to do
- * besides (taking messages, producing its part), so the share follows which
- * of the two waited: the loop at the end (the helper had too much) or not.
+ * share). The loop does not wait for the helper: it goes on taking the
+ * next batch, and batch_finish joins the helper before anything reads what
+ * the batch changed. The share follows which of the two waited there: the
+ * loop (the helper had too much) or not.
  */
 static void process_batch_memory(hf_pipeline *p)
 {
     size_t split = split_point(p);
     p->w1.end = split;
     if (split == 0) {
-        process_items(&p->w0, 0, p->nbatch);
+        process_items(&p->w0, 0, p->nwork);
         return;
     }
     helper_start(p, split, process_items);
-    process_items(&p->w0, split, p->nbatch);
-    helper_join(p);
+    process_items(&p->w0, split, p->nwork);
+    p->work_open = 1; /* batch_finish joins the helper */
+}
+
+/*
+ * Completes the batch in the work array: joins the helper thread if it may
+ * still be on it, counts it, destroys what is left of its messages. Called
+ * before anything reads what a batch changed (offsets, streams, counts) and
+ * before a rebalance changes it.
+ */
+static void batch_finish(hf_pipeline *p)
+{
+    if (p->nwork == 0)
+        return;
+    if (p->work_open)
+        helper_join(p);
+    p->work_open = 0;
+    metrics_flush_events(p);
+    for (size_t i = 0; i < p->nwork; i++)
+        if (p->work[i].m != NULL)
+            rd_kafka_message_destroy(p->work[i].m);
+    if (p->w1.started)
+        hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
+                     "open %" PRId64 " ms, processed in %" PRId64 " ms", p->nwork,
+                     p->w1.end, p->work_closed - p->work_opened, now_ms() - p->work_closed);
+    else
+        hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
+                     "processed in %" PRId64 " ms", p->nwork, p->work_closed - p->work_opened,
+                     now_ms() - p->work_closed);
+    p->nwork = 0;
+    p->c.batches++;
 }
 
 /*
  * The per-stream batch boundary: the open batch, grouped by stream in the
- * consumer's order, is applied stream after stream.
+ * consumer's order, is applied stream after stream. With Redis it is
+ * complete on return (computed, committed there, and its publication
+ * handed over); with the memory store the helper thread may still be on
+ * its part (batch_finish completes it).
  */
-static void process_batch(hf_pipeline *p)
+static void process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
 {
+    batch_finish(p);
     if (p->nbatch == 0)
         return;
-    if (group_by_stream(p) != 0)
+    if (group_by_stream(p) != 0) {
         fail(p, "out of memory grouping a batch");
-    for (size_t i = 0, run = 1; i < p->nbatch; i++, run++)
-        if (i + 1 == p->nbatch || p->batch[i + 1].m->partition != p->batch[i].m->partition) {
+        return;
+    }
+    p->work_opened = opened;
+    p->work_closed = closed;
+    for (size_t i = 0, run = 1; i < p->nwork; i++, run++)
+        if (i + 1 == p->nwork || p->work[i + 1].m->partition != p->work[i].m->partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
             run = 0;
         }
-    if (p->redis != NULL)
+    if (p->redis != NULL) {
         process_batch_redis(p);
-    else
+        batch_finish(p);
+    } else {
         process_batch_memory(p); /* each thread destroys the messages it applied */
-    metrics_flush_events(p);
-    for (size_t i = 0; i < p->nbatch; i++)
-        if (p->batch[i].m != NULL)
-            rd_kafka_message_destroy(p->batch[i].m);
-    p->nbatch = 0;
-    p->c.batches++;
+    }
+}
+
+/* The open batch, processed completely. */
+static void process_batch(hf_pipeline *p)
+{
+    int64_t now = now_ms();
+    process_batch_start(p, now, now);
+    batch_finish(p);
 }
 
 /*--- Committing -----------------------------------------------------------------*/
@@ -2083,7 +2128,7 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
 static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
 {
     hf_pipeline *p = w->p;
-    int32_t part = p->batch[i].m->partition;
+    int32_t part = p->work[i].m->partition;
     slot *s = part < p->nslots ? &p->slots[part] : NULL;
     size_t j = i;
     *sp = NULL;
@@ -2092,15 +2137,15 @@ static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
         s->prepared = 0;
         w->cur = s;
         hf_redis_batch_clear(s->rb);
-        for (; j < end && p->batch[j].m->partition == part && !p->failed; j++) {
+        for (; j < end && p->work[j].m->partition == part && !p->failed; j++) {
             prefetch_ahead(p, j, i, end);
-            process_message_redis(w, s, &p->batch[j]);
+            process_message_redis(w, s, &p->work[j]);
         }
         w->cur = NULL;
         if (!p->failed)
             s->prepared = prepare_stream(p, s);
     }
-    while (j < end && p->batch[j].m->partition == part)
+    while (j < end && p->work[j].m->partition == part)
         j++;
     return j;
 }
@@ -2148,21 +2193,21 @@ static void process_batch_redis(hf_pipeline *p)
     p->w1.end = split;
     if (split > 0)
         helper_start(p, split, compute_items);
-    for (size_t i = split; i < p->nbatch && !p->failed;) {
+    for (size_t i = split; i < p->nwork && !p->failed;) {
         slot *s;
-        i = compute_stream(&p->w0, i, p->nbatch, &s);
+        i = compute_stream(&p->w0, i, p->nwork, &s);
         if (s != NULL && !p->failed && s->prepared == 1)
             send_stream(p, s, &nsent, &nsync);
     }
     if (split > 0) {
         helper_join(p);
         for (size_t i = 0; i < split && !p->failed;) {
-            int32_t part = p->batch[i].m->partition;
+            int32_t part = p->work[i].m->partition;
             slot *s = part < p->nslots ? &p->slots[part] : NULL;
             if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped &&
                 s->prepared == 1)
                 send_stream(p, s, &nsent, &nsync);
-            while (i < split && p->batch[i].m->partition == part)
+            while (i < split && p->work[i].m->partition == part)
                 i++;
         }
     }
@@ -2385,6 +2430,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     hf_pipeline *p = opaque;
+    batch_finish(p); /* the helper thread may still be on the last batch */
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -2633,9 +2679,9 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->tps_cap = calloc(p->ntopics, sizeof(*p->tps_cap));
     p->cap = (size_t)cfg->batch_max_events;
     p->batch = calloc(p->cap, sizeof(*p->batch));
-    p->grouped = calloc(p->cap, sizeof(*p->grouped));
+    p->work = calloc(p->cap, sizeof(*p->work));
     p->polled = calloc(p->cap, sizeof(*p->polled));
-    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->grouped ||
+    if (!p->partition_cnt || !p->tps || !p->tps_cap || !p->batch || !p->work ||
         !p->polled || !p->pub_async || !p->pub_sync) {
         snprintf(errstr, errstr_size, "out of memory");
         goto error;
@@ -2859,18 +2905,8 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         }
         rd_kafka_poll(p->producer, 0);
         closed = now_ms();
-        size_t nevents = p->nbatch;
-        process_batch(p);
-        if (nevents > 0 && p->w1.started)
-            hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
-                         "open %" PRId64 " ms, processed in %" PRId64 " ms", nevents,
-                         p->w1.end, closed - opened, now_ms() - closed);
-        else if (nevents > 0)
-            /* With Redis: computed and committed there, and its
-             * publication handed over (after the last one's was done). */
-            hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
-                         "processed in %" PRId64 " ms", nevents, closed - opened,
-                         now_ms() - closed);
+        /* The last batch first: what follows reads its offsets and counts. */
+        batch_finish(p);
         metrics_gauges(p, 0);
         int64_t now = now_ms();
         if (p->redis == NULL) {
@@ -2891,6 +2927,7 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
                 break;
             }
         }
+        process_batch_start(p, opened, closed);
     }
     if (!p->failed)
         hf_log_info("pipeline", "stopping: finishing the open batch");
@@ -2946,6 +2983,9 @@ void hf_pipeline_destroy(hf_pipeline *p)
     }
     for (size_t i = 0; i < p->nbatch; i++)
         rd_kafka_message_destroy(p->batch[i].m);
+    for (size_t i = 0; i < p->nwork; i++)
+        if (p->work[i].m != NULL)
+            rd_kafka_message_destroy(p->work[i].m);
     for (size_t i = 0; i < p->ck_n; i++)
         rd_kafka_topic_partition_list_destroy(p->ck[(p->ck_head + i) % CK_MAX].offsets);
     if (p->consumer_q != NULL)
@@ -2976,7 +3016,7 @@ void hf_pipeline_destroy(hf_pipeline *p)
     free(p->tps_cap);
     free(p->partition_cnt);
     free(p->batch);
-    free(p->grouped);
+    free(p->work);
     free(p->polled);
     free(p->starts);
     workers_free(p);
