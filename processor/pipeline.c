@@ -2703,9 +2703,13 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
          * queue, whose length librdkafka 2.0 checks against this per-partition
          * threshold: past it, fetching backs off for a whole second, which
          * starves a busy consumer of 100,000 messages. The memory bound stays
-         * queued.max.messages.kbytes.
+         * queued.max.messages.kbytes, and past it the same pause comes: the
+         * queue it bounds must outlast two such pauses of the loop at full
+         * speed (~1M events/s of ~60 bytes: the default 64 MB did not,
+         * and a catch-up ran dry for a few hundred ms at a time).
          */
         {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
+        {"queued.max.messages.kbytes", "131072", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
          "hirefire commits offsets after their signals are delivered"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,

@@ -376,8 +376,10 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
         {"group.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
         {"client.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
         /* As in pipeline.c: librdkafka 2.0 compares the one consumer queue
-         * with this per-partition threshold and then backs off a second. */
+         * with this per-partition threshold and then backs off a second;
+         * past the byte bound too, so that is two seconds of work. */
         {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
+        {"queued.max.messages.kbytes", "131072", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
