@@ -1308,6 +1308,41 @@ static int op_cmp(const void *pa, const void *pb)
 }
 
 /*
+ * Sorts ops[0, n) by op_cmp, into out. When the ops outnumber the bucket
+ * hashes, a counting sort on (big, bucket, kind), stable, so cust keeps
+ * the ascending order that commit_format adds the ops in (qsort took ~2%
+ * of a Redis run of 250,000-event batches); else qsort. 0, or -1 (OOM).
+ */
+static int ops_sort(const op *ops, size_t n, op *out)
+{
+    uint32_t max_bucket = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].bucket > max_bucket)
+            max_bucket = ops[i].bucket;
+    size_t per_big = ((size_t)max_bucket + 1) * 3u, nkeys = 2 * per_big;
+    if (nkeys > 4 * n) {
+        memcpy(out, ops, n * sizeof(*ops));
+        qsort(out, n, sizeof(*out), op_cmp);
+        return 0;
+    }
+    size_t *at = calloc(nkeys + 1, sizeof(*at));
+    if (at == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)ops[i].big * per_big + (size_t)ops[i].bucket * 3u + ops[i].kind;
+        at[k + 1]++;
+    }
+    for (size_t k = 1; k <= nkeys; k++)
+        at[k] += at[k - 1];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)ops[i].big * per_big + (size_t)ops[i].bucket * 3u + ops[i].kind;
+        out[at[k]++] = ops[i];
+    }
+    free(at);
+    return 0;
+}
+
+/*
  * A commit is one Redis transaction on the handle's connection:
  *
  *   WATCH T:meta
@@ -1409,7 +1444,8 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
                                      hf_redis_batch *b, char *errstr, size_t errstr_size)
 {
     /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
-    op *ops = malloc((2 * b->ncusts + 2 * (size_t)b->nsplit + 1) * sizeof(*ops));
+    size_t maxops = 2 * b->ncusts + 2 * (size_t)b->nsplit + 1;
+    op *ops = malloc(2 * maxops * sizeof(*ops));
     if (ops == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
         return HF_REDIS_ERROR;
@@ -1428,7 +1464,12 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
     for (uint32_t k = 0; k < b->nsplit; k++)
         for (uint8_t big = 0; big < 2; big++)
             ops[nops++] = (op){b->split_from + k, big, 0, 0};
-    qsort(ops, nops, sizeof(*ops), op_cmp);
+    if (ops_sort(ops, nops, ops + maxops) != 0) {
+        free(ops);
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    memmove(ops, ops + maxops, nops * sizeof(*ops));
 
     hf_buf *o = &r->resp;
     int oom = 0;

@@ -1063,6 +1063,30 @@ static void test_large_batch_in_one_bucket(void **state)
     assert_int_equal(cmd_int(c, "HLEN hf:{g:9}:c:0"), N);
     assert_int_equal(cmd_int(c, "LLEN hf:{g:9}:outbox"), S);
 
+    /* Every third customer grows past 64 bytes; one commit of all of them
+     * (more writes than hashes: sorted by counting) moves those to the big
+     * hash and out of the compact one. */
+    hf_redis_batch_clear(b);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            for (int d = 3; d < 12; d++)
+                assert_int_equal(hf_customer_add(cs[i], D0 + 3 * d, 0, 100000, 9), 0);
+        assert_int_equal(hf_redis_batch_customer(b, r, part, cs[i]), 0);
+    }
+    assert_int_equal(hf_redis_batch_offset(b, "events", 100), 0);
+    commit_ok(r, part, b);
+    assert_int_equal(part->customers, N);
+    assert_int_equal(cmd_int(c, "HLEN hf:{g:9}:c:0"), N - N / 3);
+    assert_int_equal(cmd_int(c, "HLEN hf:{g:9}:big:0"), N / 3);
+    uint8_t want[512], got[512];
+    for (int i = 0; i < 2; i++) {
+        size_t n = encode(cs[i], want, sizeof(want));
+        assert_int_equal(n > 64, i == 0);
+        assert_int_equal(stored(c, part, i == 0 ? "c0" : "c1", i == 0, got, sizeof(got)), n);
+        assert_memory_equal(got, want, n);
+        assert_int_equal(stored(c, part, i == 0 ? "c0" : "c1", i != 0, got, sizeof(got)), 0);
+    }
+
     hf_redis_part *next = acquire(r, "g", 9);
     hf_memstore *ms = hf_memstore_new(1);
     size_t loaded = 0;
