@@ -60,6 +60,18 @@ def write_config(path, kafka, topics, output, dead_letter, group, extra=""):
     return path
 
 
+def load_case(kafka, name, case, behaviours, tmp_path):
+    """<name>-in (PARTS partitions) holding the case's lines, empty
+    <name>-signals and <name>-dead, and a run configuration for them (group
+    <name>-1)."""
+    kafka.create_topic(f"{name}-in", PARTS)
+    kafka.create_topic(f"{name}-signals", PARTS)
+    kafka.create_topic(f"{name}-dead", 1)
+    kafka.produce(f"{name}-in", keyed(case.lines))
+    return write_config(tmp_path / "run.properties", kafka, [f"{name}-in"],
+                        f"{name}-signals", f"{name}-dead", f"{name}-1", behaviours)
+
+
 def run_until_idle(hirefire, config, *args, idle_ms=1500):
     res = subprocess.run([hirefire, "run", "-c", str(config), "--max-idle-ms",
                           str(idle_ms), *args], capture_output=True, text=True,
@@ -123,12 +135,7 @@ def test_live_equals_kafka_replay_and_file_replay(hirefire, kafka_server, genera
                                                   tmp_path):
     case, behaviours = generated
     k = kafka_server
-    k.create_topic("live-in", PARTS)
-    k.create_topic("live-signals", PARTS)
-    k.create_topic("live-dead", 1)
-    k.produce("live-in", keyed(case.lines))
-    cfg = write_config(tmp_path / "run.properties", k, ["live-in"], "live-signals",
-                       "live-dead", "live-1", behaviours)
+    cfg = load_case(k, "live", case, behaviours, tmp_path)
 
     # A batch that waits for more (batch.linger.ms) holds several partitions'
     # messages: the memory store splits such a batch between the loop and a
@@ -203,12 +210,7 @@ def test_stops_at_the_end_while_librdkafka_holds_back_fetches(hirefire, kafka_se
     the partition's high watermark), and gives each partition's signals."""
     case, behaviours = generated
     k = kafka_server
-    k.create_topic("smallq-in", PARTS)
-    k.create_topic("smallq-signals", PARTS)
-    k.create_topic("smallq-dead", 1)
-    k.produce("smallq-in", keyed(case.lines))
-    cfg = write_config(tmp_path / "run.properties", k, ["smallq-in"], "smallq-signals",
-                       "smallq-dead", "smallq-1", behaviours)
+    cfg = load_case(k, "smallq", case, behaviours, tmp_path)
     c = counters(run_until_idle(hirefire, cfg, "-X", "kafka.queued.max.messages.kbytes=1"))
     assert c["messages"] == len(keyed(case.lines))
     live = live_signals(k, "smallq-signals")
