@@ -130,16 +130,36 @@ uint64_t hf_memstore_hash(const char *id, size_t len)
     return key_hash(id, len);
 }
 
+/* How many slots from its home the prefetches look for a customer. */
+#define PREFETCH_PROBES 6
+
 void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage)
 {
-    const slot *sl = &s->slots[(size_t)h & (s->cap - 1)];
+    size_t mask = s->cap - 1, home = (size_t)h & mask;
     if (stage == 0) {
-        __builtin_prefetch(sl);
+        __builtin_prefetch(&s->slots[home]);
         return;
     }
-    const hf_customer *c = sl->hash == h ? sl->c : NULL;
+    /*
+     * The customer is in the first slot from home whose hash matches, or
+     * absent when an empty slot comes first. Looking at the home slot
+     * alone missed every customer further along its probe sequence (a
+     * large part, at loads up to 0.7), whose lookups then waited for
+     * memory: a file replay took 8% longer. Past PREFETCH_PROBES slots
+     * the lookup finds it itself.
+     */
+    const hf_customer *c = NULL;
+    for (size_t k = 0; k < PREFETCH_PROBES; k++) {
+        const slot *sl = &s->slots[(home + k) & mask];
+        if (sl->c == NULL)
+            return;
+        if (sl->hash == h) {
+            c = sl->c;
+            break;
+        }
+    }
     if (c == NULL)
-        return; /* absent, or further along its probe sequence */
+        return;
     if (stage == 1)
         hf_customer_prefetch(c);
     else
