@@ -2346,6 +2346,23 @@ static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
     }
 }
 
+/*
+ * Where a partition with no committed offset starts: auto.offset.reset as
+ * a logical offset. Given no offset, librdkafka 2.0 fetched the committed
+ * offsets once more and then reset after a fixed 100 ms wait. "error" (or
+ * a value librdkafka refused already) stays with librdkafka.
+ */
+static int64_t reset_offset(const hf_pipeline *p)
+{
+    const char *v = hf_config_kafka_get(p->cfg, "auto.offset.reset");
+    if (v == NULL || strcmp(v, "earliest") == 0 || strcmp(v, "smallest") == 0 ||
+        strcmp(v, "beginning") == 0)
+        return RD_KAFKA_OFFSET_BEGINNING; /* hirefire's default: earliest */
+    if (strcmp(v, "latest") == 0 || strcmp(v, "largest") == 0 || strcmp(v, "end") == 0)
+        return RD_KAFKA_OFFSET_END;
+    return RD_KAFKA_OFFSET_INVALID;
+}
+
 static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
                       rd_kafka_topic_partition_list_t *parts)
 {
@@ -2384,6 +2401,9 @@ static void on_assign(hf_pipeline *p, rd_kafka_t *rk,
                         .committed = committed, .requested = committed};
         if (committed > 0)
             e->offset = RD_KAFKA_OFFSET_BEGINNING; /* rebuild the state first */
+        else if (committed < 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 e->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            e->offset = reset_offset(p);
         hf_log_info("pipeline", "assigned %s [%" PRId32 "]%s", e->topic, e->partition,
                     committed > 0 ? ", re-reading up to the committed offset" : "");
     }

@@ -9,6 +9,7 @@
 - An event in a partition its customer does not belong to is counted.
 - With a consumer queue held past its byte limit, the run still takes
   every message before --max-idle-ms stops it.
+- A new group starts where kafka.auto.offset.reset says.
 """
 
 import json
@@ -219,6 +220,38 @@ def test_stops_at_the_end_while_librdkafka_holds_back_fetches(hirefire, kafka_se
         assert [without_kafka_trigger(s) for s in live[p]] == \
             file_replay(hirefire, cfg, data), f"partition {p}"
     assert c["signals"] == sum(len(v) for v in live.values())
+
+
+def test_without_committed_offsets_the_start_follows_auto_offset_reset(
+        hirefire, kafka_server, generated, tmp_path):
+    """A new group starts where kafka.auto.offset.reset says: earliest (the
+    default, every other test) or latest: the events already in the topic
+    are skipped, those produced once it runs are processed."""
+    case, behaviours = generated
+    k = kafka_server
+    cfg = load_case(k, "latest", case, behaviours, tmp_path)
+    proc = subprocess.Popen([hirefire, "run", "-c", str(cfg), "--max-idle-ms", "3000",
+                             "-X", "kafka.auto.offset.reset=latest"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        log = []
+        for line in proc.stderr:
+            log.append(line)
+            if "assigned latest-in" in line:
+                break
+        assert any("assigned latest-in" in line for line in log), "".join(log)
+        time.sleep(1.0)  # the partitions' end offsets, looked up after the assignment
+        new = keyed(case.lines[:200])
+        k.produce("latest-in", new)
+        log.append(proc.stderr.read())
+        assert proc.wait(timeout=RUN_TIMEOUT) == 0, "".join(log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    c = counters("".join(log))
+    assert c["messages"] == len(new)
+    assert c["signals"] == len(k.consume("latest-signals"))
 
 
 def test_separate_purchase_and_return_topics(hirefire, kafka_server, tmp_path):
