@@ -1469,7 +1469,7 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
         snprintf(errstr, errstr_size, "out of memory");
         return HF_REDIS_ERROR;
     }
-    memmove(ops, ops + maxops, nops * sizeof(*ops));
+    const op *sorted = ops + maxops;
 
     hf_buf *o = &r->resp;
     int oom = 0;
@@ -1509,7 +1509,7 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
     }
     for (size_t i = 0; i < nops && !oom;) {
         size_t j = i, nset = 0;
-        const op g = ops[i];
+        const op g = sorted[i];
         if (g.kind == 0) { /* the marker sorts first */
             resp_array(o, 2, &oom);
             resp_str(o, "DEL", &oom);
@@ -1517,8 +1517,8 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
             queued++;
             i++;
         }
-        while (j < nops && ops[j].big == g.big && ops[j].bucket == g.bucket) {
-            nset += ops[j].kind == 1;
+        while (j < nops && sorted[j].big == g.big && sorted[j].bucket == g.bucket) {
+            nset += sorted[j].kind == 1;
             j++;
         }
         size_t k = i;
@@ -1527,7 +1527,7 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
             resp_str(o, "HSET", &oom);
             resp_bucket(o, part->tag, g.big, g.bucket, &oom);
             for (; k < i + nset; k++) {
-                const bcust *e = &b->custs[ops[k].cust];
+                const bcust *e = &b->custs[sorted[k].cust];
                 resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
                 resp_bulk(o, b->data.data + e->val_off, e->val_len, &oom);
             }
@@ -1538,7 +1538,7 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
             resp_str(o, "HDEL", &oom);
             resp_bucket(o, part->tag, g.big, g.bucket, &oom);
             for (; k < j; k++) {
-                const bcust *e = &b->custs[ops[k].cust];
+                const bcust *e = &b->custs[sorted[k].cust];
                 resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
             }
             queued++;
