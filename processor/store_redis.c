@@ -56,7 +56,6 @@ struct hf_redis {
     size_t pending;          /* commits sent and not waited for */
     struct hf_redis_batch **fly; /* commits with replies to read, in order */
     size_t nfly, flycap;
-    hf_buf resp;             /* a commit's commands, formatted */
 };
 
 const char *hf_redis_status_name(hf_redis_status s)
@@ -494,7 +493,6 @@ void hf_redis_close(hf_redis *r)
         memset(r->password, 0, strlen(r->password));
     free(r->password);
     free(r->prefix);
-    hf_buf_free(&r->resp);
     free(r->fly);
     free(r);
 }
@@ -1064,6 +1062,11 @@ struct hf_redis_batch {
     btopic *topics;
     size_t ntopics, topiccap;
     int32_t clock;
+    /* its commands up to the last queued write (commit_format), for the
+     * partition's batch and outbox sequence they were formatted at */
+    hf_buf resp;
+    int formatted;
+    uint64_t fmt_batch, fmt_seq;
     /* a commit in flight (store_redis.c, "Commit") */
     hf_redis_part *part;
     int stage;         /* STAGE_* */
@@ -1096,6 +1099,7 @@ void hf_redis_batch_clear(hf_redis_batch *b)
         free(b->topics[i].topic);
     b->ntopics = 0;
     b->clock = INT32_MIN;
+    b->formatted = 0;
 }
 
 void hf_redis_batch_destroy(hf_redis_batch *b)
@@ -1104,6 +1108,7 @@ void hf_redis_batch_destroy(hf_redis_batch *b)
         return;
     hf_redis_batch_clear(b);
     hf_buf_free(&b->data);
+    hf_buf_free(&b->resp);
     free(b->custs);
     free(b->outs);
     free(b->topics);
@@ -1128,6 +1133,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
                             const hf_redis_part *part, hf_customer *c)
 {
+    b->formatted = 0; /* changed: formatted again when committed */
     if (grow((void **)&b->custs, &b->custcap, b->ncusts + 1, sizeof(*b->custs)) != 0)
         return -1;
     uint8_t small[256];
@@ -1181,6 +1187,7 @@ static void grow_add(void *opaque, hf_customer *c)
 int hf_redis_batch_grow(hf_redis_batch *b, const hf_redis *r, const hf_redis_part *part,
                         hf_memstore *store)
 {
+    b->formatted = 0; /* changed: formatted again when committed */
     uint64_t high = r->small_entries * 3 / 4;
     if (high < 2)
         high = 2;
@@ -1225,6 +1232,7 @@ int hf_redis_batch_grow(hf_redis_batch *b, const hf_redis *r, const hf_redis_par
 int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
                           const void *value, size_t value_len)
 {
+    b->formatted = 0; /* changed: formatted again when committed */
     if (grow((void **)&b->outs, &b->outcap, b->nouts + 1, sizeof(*b->outs)) != 0)
         return -1;
     uint8_t v[10];
@@ -1251,6 +1259,7 @@ int hf_redis_batch_signal(hf_redis_batch *b, const void *key, size_t key_len,
 
 int hf_redis_batch_offset(hf_redis_batch *b, const char *topic, int64_t offset)
 {
+    b->formatted = 0; /* changed: formatted again when committed */
     for (size_t i = 0; i < b->ntopics; i++)
         if (strcmp(b->topics[i].topic, topic) == 0) {
             if (offset > b->topics[i].offset)
@@ -1269,6 +1278,7 @@ int hf_redis_batch_offset(hf_redis_batch *b, const char *topic, int64_t offset)
 
 void hf_redis_batch_clock(hf_redis_batch *b, int32_t clock)
 {
+    b->formatted = 0; /* changed: formatted again when committed */
     b->clock = clock;
 }
 
@@ -1439,9 +1449,9 @@ static void resp_bucket(hf_buf *o, const char *tag, int big, uint32_t bucket, in
     resp_key(o, tag, suffix, oom);
 }
 
-/* The commit's commands up to the last queued write into r->resp. */
-static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
-                                     hf_redis_batch *b, char *errstr, size_t errstr_size)
+/* The commit's commands up to the last queued write into b->resp. */
+static hf_redis_status commit_format(const hf_redis_part *part, hf_redis_batch *b,
+                                     char *errstr, size_t errstr_size)
 {
     /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
     size_t maxops = 2 * b->ncusts + 2 * (size_t)b->nsplit + 1;
@@ -1471,8 +1481,9 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
     }
     const op *sorted = ops + maxops;
 
-    hf_buf *o = &r->resp;
+    hf_buf *o = &b->resp;
     int oom = 0;
+    b->formatted = 0;
     hf_buf_reset(o);
     resp_array(o, 2, &oom);
     resp_str(o, "WATCH", &oom);
@@ -1582,7 +1593,16 @@ static hf_redis_status commit_format(hf_redis *r, const hf_redis_part *part,
         return HF_REDIS_ERROR;
     }
     b->nqueued = queued;
+    b->formatted = 1;
+    b->fmt_batch = part->batch;
+    b->fmt_seq = part->outbox_seq;
     return HF_REDIS_OK;
+}
+
+hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch *b,
+                                       char *errstr, size_t errstr_size)
+{
+    return commit_format(part, b, errstr, errstr_size);
 }
 
 /* Writes what r->c has buffered: out now, so that Redis works on it. */
@@ -1801,13 +1821,14 @@ static hf_redis_status commit_send(hf_redis *r, hf_redis_part *part, hf_redis_ba
     if (r->nfly > 0 && r->fly[r->nfly - 1]->stage == STAGE_SENT &&
         (st = commit_decide(r, r->fly[r->nfly - 1], errstr, errstr_size)) != HF_REDIS_OK)
         return st;
-    if ((st = commit_format(r, part, b, errstr, errstr_size)) != HF_REDIS_OK)
+    if (!(b->formatted && b->fmt_batch == part->batch && b->fmt_seq == part->outbox_seq) &&
+        (st = commit_format(part, b, errstr, errstr_size)) != HF_REDIS_OK)
         return st;
     if (grow((void **)&r->fly, &r->flycap, r->nfly + 1, sizeof(*r->fly)) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         return HF_REDIS_ERROR;
     }
-    if (redisAppendFormattedCommand(r->c, r->resp.data, r->resp.len) != REDIS_OK)
+    if (redisAppendFormattedCommand(r->c, b->resp.data, b->resp.len) != REDIS_OK)
         return io_error(r, "commit", errstr, errstr_size);
     if ((st = flush_out(r, errstr, errstr_size)) != HF_REDIS_OK)
         return st;

@@ -299,6 +299,17 @@ hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
 hf_redis_status hf_redis_commit_send(hf_redis *r, hf_redis_part *part,
                                      hf_redis_batch *b, char *errstr,
                                      size_t errstr_size);
+
+/*
+ * Formats b's commit ahead of hf_redis_commit_send or hf_redis_commit, in
+ * any thread: it reads only part and b (neither may change meanwhile) and
+ * writes only b. The commit uses what was formatted while part's batch and
+ * outbox sequence are the ones it was formatted at, and formats it again
+ * otherwise. HF_REDIS_OK, or HF_REDIS_ERROR (out of memory).
+ */
+hf_redis_status hf_redis_commit_format(const hf_redis_part *part,
+                                       hf_redis_batch *b, char *errstr,
+                                       size_t errstr_size);
 hf_redis_status hf_redis_commit_wait(hf_redis *r, hf_redis_part *part,
                                      hf_redis_batch *b, char *errstr,
                                      size_t errstr_size);
