@@ -280,6 +280,7 @@ typedef struct worker {
     size_t begin, end;
     void (*job)(struct worker *w, size_t begin, size_t end);
     int share;               /* its part of a batch, in 1/SHARE_UNITS */
+    int64_t done_at;         /* when it finished its last part (ms) */
 } worker;
 
 struct hf_pipeline {
@@ -322,6 +323,8 @@ struct hf_pipeline {
     atomic_uint_fast64_t ck_inflight[CK_RING];
     int64_t last_commit;
     int64_t idle_since;      /* -1: not idle */
+    int64_t not_end_at;      /* when a partition was last seen short of its end */
+    int64_t progress_at;     /* when the last batch was done */
 
     atomic_int failed;       /* stop; commit nothing more */
     char error[512];
@@ -337,6 +340,9 @@ struct hf_pipeline {
     char txn_id[512];        /* the producer's transactional.id */
     const char *group;
     slot **sent, **sync;     /* streams of the batch: commits sent, commits to retry */
+    slot **computed;         /* redis: the helper's streams as it computes them */
+    atomic_size_t ncomputed; /* how many of them it has computed (published) */
+    size_t ncollected;       /* how many of them the loop has sent on */
     int64_t pending_at;      /* when to retry the republish of pending slots */
     /* the publisher thread: one publication at a time, the loop goes on */
     publication *pub_async;  /* handed to the thread */
@@ -425,6 +431,10 @@ static slot *slot_get(hf_pipeline *p, int32_t part)
         if (sync == NULL)
             return NULL;
         p->sync = sync;
+        slot **computed = realloc(p->computed, cnt * sizeof(*computed));
+        if (computed == NULL)
+            return NULL;
+        p->computed = computed;
         slot *n = realloc(p->slots, cnt * sizeof(*n));
         if (n == NULL)
             return NULL;
@@ -911,6 +921,7 @@ static void *worker_main(void *arg)
         size_t begin = w->begin, end = w->end;
         pthread_mutex_unlock(&w->mu);
         w->job(w, begin, end);
+        w->done_at = now_ms();
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         pthread_cond_broadcast(&w->cv);
@@ -1070,10 +1081,12 @@ static void process_batch_memory(hf_pipeline *p)
     p->w1.end = split;
     if (split == 0) {
         process_items(&p->w0, 0, p->nwork);
+        p->progress_at = now_ms();
         return;
     }
     helper_start(p, split, process_items);
     process_items(&p->w0, split, p->nwork);
+    p->progress_at = now_ms();
     p->work_open = 1; /* batch_finish joins the helper */
 }
 
@@ -1087,8 +1100,11 @@ static void batch_finish(hf_pipeline *p)
 {
     if (p->nwork == 0)
         return;
-    if (p->work_open)
+    if (p->work_open) {
         helper_join(p);
+        if (p->w1.done_at > p->progress_at)
+            p->progress_at = p->w1.done_at;
+    }
     p->work_open = 0;
     metrics_flush_events(p);
     for (size_t i = 0; i < p->nwork; i++)
@@ -1131,6 +1147,7 @@ static void process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
         }
     if (p->redis != NULL) {
         process_batch_redis(p);
+        p->progress_at = now_ms();
         batch_finish(p);
     } else {
         process_batch_memory(p); /* each thread destroys the messages it applied */
@@ -1961,6 +1978,10 @@ static int prepare_stream(hf_pipeline *p, slot *s)
     if (hf_redis_batch_grow(s->rb, p->redis, s->part, s->st.store) < 0)
         goto oom;
     hf_redis_batch_clock(s->rb, s->st.clock);
+    /* In the thread that computed it: the loop only sends it. */
+    char err[256];
+    if (hf_redis_commit_format(s->part, s->rb, err, sizeof(err)) != HF_REDIS_OK)
+        goto oom;
     return 1;
 oom:
     fail(p, "out of memory committing partition %" PRId32, s->partition);
@@ -2163,12 +2184,35 @@ static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
     }
 }
 
-/* The helper thread's part of a batch with Redis: compute its streams. */
+/*
+ * The helper thread's part of a batch with Redis: compute its streams, and
+ * hand each over to the loop as it is done (the loop sends it); then destroy
+ * their messages.
+ */
 static void compute_items(worker *w, size_t begin, size_t end)
 {
-    for (size_t i = begin; i < end && !w->p->failed;) {
+    hf_pipeline *p = w->p;
+    size_t n = 0;
+    for (size_t i = begin; i < end && !p->failed;) {
         slot *s;
         i = compute_stream(w, i, end, &s);
+        p->computed[n++] = s;
+        atomic_store_explicit(&p->ncomputed, n, memory_order_release);
+    }
+    for (size_t i = begin; i < end; i++) {
+        rd_kafka_message_destroy(p->work[i].m);
+        p->work[i].m = NULL;
+    }
+}
+
+/* Sends on the streams the helper thread has computed since the last call. */
+static void send_computed(hf_pipeline *p, size_t *nsent, size_t *nsync)
+{
+    size_t n = atomic_load_explicit(&p->ncomputed, memory_order_acquire);
+    for (; p->ncollected < n && !p->failed; p->ncollected++) {
+        slot *s = p->computed[p->ncollected];
+        if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped && s->prepared == 1)
+            send_stream(p, s, nsent, nsync);
     }
 }
 
@@ -2184,13 +2228,19 @@ static void process_batch_redis(hf_pipeline *p)
      * the batch's first part (split_point) while the loop computes the
      * rest. Each of the loop's streams goes to Redis as soon as it is
      * computed, and Redis runs it while the next is computed; the helper's
-     * follow when it is done (the one Redis connection is the loop's). The
-     * replies are read in the end. A batch that could not be sent, or whose
-     * reply was lost, is committed again synchronously afterwards.
+     * go as the loop finds them done, after each of its own (the one Redis
+     * connection is the loop's), so that few are left for Redis to run
+     * once both threads are done. Each thread then destroys the messages
+     * it computed (nothing below reads them), the loop while Redis runs the
+     * last commits. The replies are read in the end.
+     * A batch that could not be sent, or whose reply was lost, is committed
+     * again synchronously afterwards.
      */
     size_t nsent = 0, nsync = 0;
     size_t split = split_point(p);
     p->w1.end = split;
+    atomic_store_explicit(&p->ncomputed, 0, memory_order_relaxed);
+    p->ncollected = 0;
     if (split > 0)
         helper_start(p, split, compute_items);
     for (size_t i = split; i < p->nwork && !p->failed;) {
@@ -2198,18 +2248,15 @@ static void process_batch_redis(hf_pipeline *p)
         i = compute_stream(&p->w0, i, p->nwork, &s);
         if (s != NULL && !p->failed && s->prepared == 1)
             send_stream(p, s, &nsent, &nsync);
+        send_computed(p, &nsent, &nsync);
     }
     if (split > 0) {
         helper_join(p);
-        for (size_t i = 0; i < split && !p->failed;) {
-            int32_t part = p->work[i].m->partition;
-            slot *s = part < p->nslots ? &p->slots[part] : NULL;
-            if (s != NULL && s->refs > 0 && s->part != NULL && !s->dropped &&
-                s->prepared == 1)
-                send_stream(p, s, &nsent, &nsync);
-            while (i < split && p->work[i].m->partition == part)
-                i++;
-        }
+        send_computed(p, &nsent, &nsync);
+    }
+    for (size_t i = split; i < p->nwork; i++) {
+        rd_kafka_message_destroy(p->work[i].m);
+        p->work[i].m = NULL;
     }
     /* Every reply first: the outcomes below may make other Redis calls. */
     for (size_t i = 0; i < nsent; i++) {
@@ -2896,7 +2943,13 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     int64_t closed = now_ms();
     while (!stopping(p)) {
         int64_t polled_at = now_ms();
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
+        /* Idle: wake up when max_idle_ms is over, not a poll later. */
+        int64_t poll_ms = POLL_MS;
+        if (p->opts.max_idle_ms > 0 && p->idle_since >= 0) {
+            int64_t left = p->idle_since + p->opts.max_idle_ms - polled_at;
+            poll_ms = left < 0 ? 0 : left < poll_ms ? left : poll_ms;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, (int)poll_ms);
         if (m != NULL)
             take(p, m);
         /*
@@ -2941,11 +2994,18 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
         if (p->redis != NULL && now >= p->pending_at && any_pending(p))
             publish_cycle(p);
         if (p->opts.max_idle_ms > 0) {
-            if (!all_at_end(p))
+            /*
+             * Idle since the batch that reached the end was done, or (when
+             * something else did: an end-of-partition event, a rebalance)
+             * since now.
+             */
+            if (!all_at_end(p)) {
                 p->idle_since = -1;
-            else if (p->idle_since < 0)
-                p->idle_since = now;
-            else if (now - p->idle_since >= p->opts.max_idle_ms) {
+                p->not_end_at = now;
+            } else if (p->idle_since < 0) {
+                p->idle_since = p->progress_at > p->not_end_at ? p->progress_at : now;
+            }
+            if (p->idle_since >= 0 && now - p->idle_since >= p->opts.max_idle_ms) {
                 hf_log_info("pipeline", "every partition at its end for %" PRId64
                             " ms: stopping", p->opts.max_idle_ms);
                 break;
@@ -3032,6 +3092,7 @@ void hf_pipeline_destroy(hf_pipeline *p)
     }
     free(p->slots);
     free(p->sent);
+    free(p->computed);
     free(p->sync);
     hf_redis_close(p->redis);
     for (size_t t = 0; p->tps != NULL && t < p->ntopics; t++)
