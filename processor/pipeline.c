@@ -233,8 +233,10 @@ enum { PUB_IDLE, PUB_SUBMITTED, PUB_DONE };
 
 typedef struct batch_item {
     rd_kafka_message_t *m;
-    uint64_t h; /* hf_memstore_hash of its key (the customer id), once hashed */
+    uint64_t h;        /* hf_memstore_hash of its key (the customer id), once hashed */
     int hashed;
+    int32_t partition; /* m->partition, where passes over the batch read it without
+                          touching the message (long out of the cache) */
 } batch_item;
 
 /*
@@ -823,8 +825,8 @@ static int group_by_stream(hf_pipeline *p)
 {
     int32_t max = 0;
     for (size_t i = 0; i < p->nbatch; i++)
-        if (p->batch[i].m->partition > max)
-            max = p->batch[i].m->partition;
+        if (p->batch[i].partition > max)
+            max = p->batch[i].partition;
     size_t n = (size_t)max + 2;
     if (n > p->starts_cap) {
         size_t *starts = realloc(p->starts, n * sizeof(*starts));
@@ -835,11 +837,11 @@ static int group_by_stream(hf_pipeline *p)
     }
     memset(p->starts, 0, n * sizeof(*p->starts));
     for (size_t i = 0; i < p->nbatch; i++)
-        p->starts[p->batch[i].m->partition + 1]++;
+        p->starts[p->batch[i].partition + 1]++;
     for (size_t k = 1; k < n; k++)
         p->starts[k] += p->starts[k - 1];
     for (size_t i = 0; i < p->nbatch; i++)
-        p->work[p->starts[p->batch[i].m->partition]++] = p->batch[i];
+        p->work[p->starts[p->batch[i].partition]++] = p->batch[i];
     p->nwork = p->nbatch;
     p->nbatch = 0;
     return 0;
@@ -855,9 +857,9 @@ static void prefetch_item(hf_pipeline *p, size_t i, size_t end, int stage)
     if (i >= end)
         return;
     batch_item *b = &p->work[i];
-    if (b->m->key == NULL || b->m->partition >= p->nslots)
+    if (b->m->key == NULL || b->partition >= p->nslots)
         return;
-    const slot *s = &p->slots[b->m->partition];
+    const slot *s = &p->slots[b->partition];
     if (s->refs == 0 || s->st.store == NULL)
         return;
     if (stage == 0) {
@@ -1013,7 +1015,7 @@ static size_t split_point(hf_pipeline *p)
         return 0;
     size_t target = p->nwork * (size_t)w->share / SHARE_UNITS, best = p->nwork;
     for (size_t i = 1; i < p->nwork; i++) {
-        if (p->work[i].m->partition == p->work[i - 1].m->partition)
+        if (p->work[i].partition == p->work[i - 1].partition)
             continue;
         size_t off = i > target ? i - target : target - i;
         if (off < best) {
@@ -1141,7 +1143,7 @@ static void process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
     p->work_opened = opened;
     p->work_closed = closed;
     for (size_t i = 0, run = 1; i < p->nwork; i++, run++)
-        if (i + 1 == p->nwork || p->work[i + 1].m->partition != p->work[i].m->partition) {
+        if (i + 1 == p->nwork || p->work[i + 1].partition != p->work[i].partition) {
             hf_metric_observe(p->m.batch_size, (double)run);
             run = 0;
         }
@@ -2149,7 +2151,7 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
 static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
 {
     hf_pipeline *p = w->p;
-    int32_t part = p->work[i].m->partition;
+    int32_t part = p->work[i].partition;
     slot *s = part < p->nslots ? &p->slots[part] : NULL;
     size_t j = i;
     *sp = NULL;
@@ -2158,7 +2160,7 @@ static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
         s->prepared = 0;
         w->cur = s;
         hf_redis_batch_clear(s->rb);
-        for (; j < end && p->work[j].m->partition == part && !p->failed; j++) {
+        for (; j < end && p->work[j].partition == part && !p->failed; j++) {
             prefetch_ahead(p, j, i, end);
             process_message_redis(w, s, &p->work[j]);
         }
@@ -2166,7 +2168,7 @@ static size_t compute_stream(worker *w, size_t i, size_t end, slot **sp)
         if (!p->failed)
             s->prepared = prepare_stream(p, s);
     }
-    while (j < end && p->work[j].m->partition == part)
+    while (j < end && p->work[j].partition == part)
         j++;
     return j;
 }
@@ -2845,6 +2847,7 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
             p->tps[t][m->partition].eof = 0;
         p->batch[p->nbatch].m = m;
         p->batch[p->nbatch].hashed = 0;
+        p->batch[p->nbatch].partition = m->partition;
         p->nbatch++;
         p->c.messages++;
         return 1;
