@@ -324,6 +324,48 @@ static void test_state_encode_reports_size_needed(void **state)
     hf_customer_destroy(c);
 }
 
+/*
+ * A buffer large enough for any state of the customer takes the unchecked
+ * writer; one of the exact size the checked one: the same bytes, for a
+ * customer with a wrapped ring of event ids, returns and values of every
+ * varint length.
+ */
+static void test_state_encode_paths_agree(void **state)
+{
+    (void)state;
+    hf_customer *c = cust(3);
+    for (int i = 0; i < HF_RECENT_IDS + 7; i++) /* the ring wraps */
+        hf_customer_remember(c, idh(i));
+    add(c, D0 - 300, 0, 1, 1);
+    add(c, D0 - 200, 1, 127, 0);
+    add(c, D0 - 100, 0, 128, 300);
+    add(c, D0 - 100, 1, 16384, 2);
+    add(c, D0, 0, INT64_C(1) << 40, INT64_C(1) << 33);
+    add(c, D0 + 1, 0, INT64_MAX, 1);
+    c->target = 5;
+    c->flips[0] = 1;
+    c->flips[1] = 300;
+    c->flips[2] = UINT32_MAX;
+    uint8_t big[4096];
+    size_t n = hf_state_encode(c, big, sizeof(big));
+    assert_true(n > HF_RECENT_IDS * 6);
+    uint8_t *exact = malloc(n);
+    assert_non_null(exact);
+    assert_int_equal(hf_state_encode(c, exact, n), n);
+    assert_memory_equal(exact, big, n);
+    hf_customer *d = cust(3);
+    char err[256] = "";
+    assert_int_equal(hf_state_decode(d, big, n, err, sizeof(err)), 0);
+    uint8_t again[4096];
+    assert_int_equal(hf_state_encode(d, again, sizeof(again)), n);
+    assert_memory_equal(again, big, n);
+    assert_true(hf_customer_seen(d, idh(HF_RECENT_IDS + 6)));
+    assert_false(hf_customer_seen(d, idh(6)));
+    free(exact);
+    hf_customer_destroy(d);
+    hf_customer_destroy(c);
+}
+
 /*--- Decode errors -----------------------------------------------------------*/
 
 /*
@@ -425,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_state_roundtrip_extremes),
         cmocka_unit_test(test_state_decode_replaces),
         cmocka_unit_test(test_state_encode_reports_size_needed),
+        cmocka_unit_test(test_state_encode_paths_agree),
         cmocka_unit_test(test_state_decode_empty_and_version),
         cmocka_unit_test(test_state_decode_truncated),
         cmocka_unit_test(test_state_decode_corrupt),
