@@ -237,6 +237,7 @@ typedef struct batch_item {
     int hashed;
     int32_t partition; /* m->partition, where passes over the batch read it without
                           touching the message (long out of the cache) */
+    int topic;         /* its topic's index in input.topics, or -1 */
 } batch_item;
 
 /*
@@ -317,6 +318,8 @@ struct hf_pipeline {
     int work_open;           /* memory: the helper thread may still be on it */
     int64_t work_opened, work_closed; /* when it opened and closed (ms) */
     rd_kafka_message_t **polled; /* what one consumer call returned */
+    const rd_kafka_topic_t *take_rkt; /* take(): the last message's topic handle */
+    int take_topic;                   /* and its index in input.topics */
     size_t *starts, starts_cap;
 
     checkpoint ck[CK_MAX];   /* memory: waiting checkpoints, oldest at ck_head */
@@ -765,7 +768,7 @@ static void process_message(worker *w, const batch_item *b)
 {
     hf_pipeline *p = w->p;
     rd_kafka_message_t *m = b->m;
-    int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+    int t = b->topic;
     tpstate *tp = tp_find(p, t, m->partition);
     slot *s = m->partition < p->nslots ? &p->slots[m->partition] : NULL;
     if (tp == NULL || !tp->assigned || s == NULL || s->refs == 0)
@@ -2092,7 +2095,7 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
 {
     hf_pipeline *p = w->p;
     rd_kafka_message_t *m = b->m;
-    int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+    int t = b->topic;
     tpstate *tp = tp_find(p, t, m->partition);
     if (tp == NULL || !tp->assigned || tp->lost || s->refs == 0 || s->part == NULL ||
         s->dropped || m->offset < tp->done)
@@ -2842,12 +2845,18 @@ error:
 static int take(hf_pipeline *p, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+        /* The topic handle of the last message's topic names the same. */
+        if (m->rkt != p->take_rkt) {
+            p->take_rkt = m->rkt;
+            p->take_topic = topic_index(p, rd_kafka_topic_name(m->rkt));
+        }
+        int t = p->take_topic;
         if (t >= 0 && m->partition < p->tps_cap[t])
             p->tps[t][m->partition].eof = 0;
         p->batch[p->nbatch].m = m;
         p->batch[p->nbatch].hashed = 0;
         p->batch[p->nbatch].partition = m->partition;
+        p->batch[p->nbatch].topic = t;
         p->nbatch++;
         p->c.messages++;
         return 1;
