@@ -724,56 +724,47 @@ static void wait_in_multi(redisContext *c, int queued)
 static void test_commit_formatted_ahead(void **state)
 {
     (void)state;
-    flushall(srv.port);
-    hf_redis *r = open_port(srv.port);
-    redisContext *c = raw(srv.port);
-    hf_redis_part *part = acquire(r, "g", 12);
-    hf_customer *c1 = customer("c1", 1, 2, 2);
+    one t = one_open(12, 5);
     char err[512] = "";
 
-    hf_redis_batch *b1 = one_batch(r, part, c1, 5);
-    assert_int_equal(hf_redis_commit_format(part, b1, err, sizeof(err)), HF_REDIS_OK);
-    send_st(r, part, b1);
-    assert_int_equal(hf_redis_commit_wait(r, part, b1, err, sizeof(err)), HF_REDIS_OK);
-    assert_meta(c, "hf:{g:12}:meta", "batch", "1");
-    assert_meta(c, "hf:{g:12}:meta", "outbox_seq", "1");
-    assert_meta(c, "hf:{g:12}:meta", "applied:events", "5");
+    assert_int_equal(hf_redis_commit_format(t.part, t.b, err, sizeof(err)), HF_REDIS_OK);
+    send_st(t.r, t.part, t.b);
+    assert_int_equal(hf_redis_commit_wait(t.r, t.part, t.b, err, sizeof(err)), HF_REDIS_OK);
+    assert_meta(t.c, "hf:{g:12}:meta", "batch", "1");
+    assert_meta(t.c, "hf:{g:12}:meta", "outbox_seq", "1");
+    assert_meta(t.c, "hf:{g:12}:meta", "applied:events", "5");
     uint8_t want[256], got[256];
-    size_t n = encode(c1, want, sizeof(want));
-    assert_int_equal(stored(c, part, "c1", 0, got, sizeof(got)), n);
+    size_t n = encode(t.cu, want, sizeof(want));
+    assert_int_equal(stored(t.c, t.part, "c1", 0, got, sizeof(got)), n);
     assert_memory_equal(got, want, n);
 
     /* Formatted at batch 1; batch 2 commits first: batch 3 is formatted again. */
-    hf_redis_batch *b3 = one_batch(r, part, c1, 7);
-    assert_int_equal(hf_redis_commit_format(part, b3, err, sizeof(err)), HF_REDIS_OK);
-    hf_redis_batch *b2 = one_batch(r, part, c1, 6);
-    commit_ok(r, part, b2);
-    commit_ok(r, part, b3);
-    assert_int_equal(part->batch, 3);
-    assert_meta(c, "hf:{g:12}:meta", "batch", "3");
-    assert_meta(c, "hf:{g:12}:meta", "outbox_seq", "3");
-    assert_meta(c, "hf:{g:12}:meta", "applied:events", "7");
-    assert_int_equal(cmd_int(c, "LLEN hf:{g:12}:outbox"), 3);
+    hf_redis_batch *b3 = one_batch(t.r, t.part, t.cu, 7);
+    assert_int_equal(hf_redis_commit_format(t.part, b3, err, sizeof(err)), HF_REDIS_OK);
+    hf_redis_batch *b2 = one_batch(t.r, t.part, t.cu, 6);
+    commit_ok(t.r, t.part, b2);
+    commit_ok(t.r, t.part, b3);
+    assert_int_equal(t.part->batch, 3);
+    assert_meta(t.c, "hf:{g:12}:meta", "batch", "3");
+    assert_meta(t.c, "hf:{g:12}:meta", "outbox_seq", "3");
+    assert_meta(t.c, "hf:{g:12}:meta", "applied:events", "7");
+    assert_int_equal(cmd_int(t.c, "LLEN hf:{g:12}:outbox"), 3);
 
     /* Changed after it was formatted: formatted again. */
-    hf_redis_batch *b4 = one_batch(r, part, c1, 8);
-    assert_int_equal(hf_redis_commit_format(part, b4, err, sizeof(err)), HF_REDIS_OK);
+    hf_redis_batch *b4 = one_batch(t.r, t.part, t.cu, 8);
+    assert_int_equal(hf_redis_commit_format(t.part, b4, err, sizeof(err)), HF_REDIS_OK);
     assert_int_equal(hf_redis_batch_offset(b4, "other", 4), 0);
     assert_int_equal(hf_redis_batch_signal(b4, "k2", 2, "v2", 2), 0);
-    commit_ok(r, part, b4);
-    assert_meta(c, "hf:{g:12}:meta", "applied:events", "8");
-    assert_meta(c, "hf:{g:12}:meta", "applied:other", "4");
-    assert_meta(c, "hf:{g:12}:meta", "outbox_seq", "5");
-    assert_int_equal(cmd_int(c, "LLEN hf:{g:12}:outbox"), 5);
+    commit_ok(t.r, t.part, b4);
+    assert_meta(t.c, "hf:{g:12}:meta", "applied:events", "8");
+    assert_meta(t.c, "hf:{g:12}:meta", "applied:other", "4");
+    assert_meta(t.c, "hf:{g:12}:meta", "outbox_seq", "5");
+    assert_int_equal(cmd_int(t.c, "LLEN hf:{g:12}:outbox"), 5);
 
-    hf_redis_batch_destroy(b1);
     hf_redis_batch_destroy(b2);
     hf_redis_batch_destroy(b3);
     hf_redis_batch_destroy(b4);
-    hf_customer_destroy(c1);
-    hf_redis_part_destroy(part);
-    hf_redis_close(r);
-    redisFree(c);
+    one_close(&t);
 }
 
 static void test_pipelined_commits(void **state)
