@@ -170,26 +170,32 @@ void hf_customer_prune(hf_customer *c, int32_t before_or_at)
 
 /*--- Encoding ----------------------------------------------------------*/
 
+/*
+ * The writer: with `checked`, bytes past cap are counted but not written
+ * (so that a call can ask the size it needs); without, the caller has made
+ * sure that cap holds them (hf_state_encode_bound). One encoder body serves
+ * both, each instantiation with the check compiled in or out.
+ */
 typedef struct wr {
     uint8_t *p;
     size_t cap;
     size_t len;
 } wr;
 
-static void put_u8(wr *w, uint8_t v)
+static inline __attribute__((always_inline)) void put_u8(wr *w, uint8_t v, int checked)
 {
-    if (w->len < w->cap)
+    if (!checked || w->len < w->cap)
         w->p[w->len] = v;
     w->len++;
 }
 
-static void put_varint(wr *w, uint64_t v)
+static inline __attribute__((always_inline)) void put_varint(wr *w, uint64_t v, int checked)
 {
     while (v >= 0x80) {
-        put_u8(w, (uint8_t)(v | 0x80));
+        put_u8(w, (uint8_t)(v | 0x80), checked);
         v >>= 7;
     }
-    put_u8(w, (uint8_t)v);
+    put_u8(w, (uint8_t)v, checked);
 }
 
 static uint64_t zigzag(int64_t v)
@@ -202,93 +208,56 @@ static int64_t unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-/* The most hf_state_encode can write for c (a varint takes up to 10 bytes). */
-static size_t encode_bound(const hf_customer *c)
+static inline __attribute__((always_inline)) size_t
+encode(const hf_customer *c, uint8_t *buf, size_t buf_size, int checked)
 {
-    return 1 + 10 + 10 + (size_t)c->nbeh * 10 + 10 + (size_t)c->nrecent * ID_HASH_BYTES +
-           10 + (size_t)c->ndays * 6 * 10;
-}
-
-static uint8_t *out_varint(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
-
-/* hf_state_encode into a buffer known to be large enough: the same bytes,
- * without a bounds check per byte (a commit encodes every changed customer). */
-static size_t encode_unchecked(const hf_customer *c, uint8_t *buf)
-{
-    uint8_t *o = buf;
-    *o++ = HF_STATE_VERSION;
-    o = out_varint(o, c->nbeh);
-    o = out_varint(o, c->target);
+    wr w = {buf, buf_size, 0};
+    put_u8(&w, HF_STATE_VERSION, checked);
+    put_varint(&w, c->nbeh, checked);
+    put_varint(&w, c->target, checked);
     for (uint32_t b = 0; b < c->nbeh; b++)
-        o = out_varint(o, c->flips[b]);
-    o = out_varint(o, c->nrecent);
-    uint32_t start = c->nrecent == HF_RECENT_IDS ? c->recent_pos : 0;
-    for (uint32_t k = 0, i = start; k < c->nrecent; k++, i = i + 1 == c->nrecent ? 0 : i + 1) {
+        put_varint(&w, c->flips[b], checked);
+    put_varint(&w, c->nrecent, checked);
+    /* Oldest first: from recent_pos once the ring is full. */
+    uint32_t i = c->nrecent == HF_RECENT_IDS ? c->recent_pos : 0;
+    for (uint32_t k = 0; k < c->nrecent; k++, i = i + 1 == c->nrecent ? 0 : i + 1) {
         uint64_t h = c->recent[i];
         for (int j = 0; j < ID_HASH_BYTES; j++)
-            *o++ = (uint8_t)(h >> (8 * j));
+            put_u8(&w, (uint8_t)(h >> (8 * j)), checked);
     }
-    o = out_varint(o, c->ndays);
-    for (uint32_t i = 0; i < c->ndays; i++) {
-        const hf_day_agg *a = &c->days[i];
-        if (i == 0)
-            o = out_varint(o, zigzag(a->day));
+    put_varint(&w, c->ndays, checked);
+    for (uint32_t d = 0; d < c->ndays; d++) {
+        const hf_day_agg *a = &c->days[d];
+        if (d == 0)
+            put_varint(&w, zigzag(a->day), checked);
         else
-            o = out_varint(o, (uint64_t)((int64_t)a->day - c->days[i - 1].day));
-        o = out_varint(o, a->orders);
-        o = out_varint(o, a->returns);
+            put_varint(&w, (uint64_t)((int64_t)a->day - c->days[d - 1].day), checked);
+        put_varint(&w, a->orders, checked);
+        put_varint(&w, a->returns, checked);
         if (a->orders > 0) {
-            o = out_varint(o, (uint64_t)a->items);
-            o = out_varint(o, (uint64_t)a->gross_minor);
+            put_varint(&w, (uint64_t)a->items, checked);
+            put_varint(&w, (uint64_t)a->gross_minor, checked);
         }
         if (a->returns > 0)
-            o = out_varint(o, (uint64_t)a->returned_minor);
+            put_varint(&w, (uint64_t)a->returned_minor, checked);
     }
-    return (size_t)(o - buf);
+    return w.len;
+}
+
+size_t hf_state_encode_bound(const hf_customer *c)
+{
+    /* A varint of a 32-bit value takes up to 5 bytes, of a 64-bit one 10. */
+    return 1 + 5 + 5 + (size_t)c->nbeh * 5 + 5 + (size_t)c->nrecent * ID_HASH_BYTES + 5 +
+           (size_t)c->ndays * (5 + 5 + 5 + 10 + 10 + 10);
 }
 
 size_t hf_state_encode(const hf_customer *c, uint8_t *buf, size_t buf_size)
 {
-    if (buf != NULL && buf_size >= encode_bound(c))
-        return encode_unchecked(c, buf);
-    wr w = {buf, buf_size, 0};
-    put_u8(&w, HF_STATE_VERSION);
-    put_varint(&w, c->nbeh);
-    put_varint(&w, c->target);
-    for (uint32_t b = 0; b < c->nbeh; b++)
-        put_varint(&w, c->flips[b]);
-    put_varint(&w, c->nrecent);
-    uint32_t start = c->nrecent == HF_RECENT_IDS ? c->recent_pos : 0;
-    for (uint32_t k = 0; k < c->nrecent; k++) {
-        uint64_t h = c->recent[(start + k) % c->nrecent];
-        for (int j = 0; j < ID_HASH_BYTES; j++)
-            put_u8(&w, (uint8_t)(h >> (8 * j)));
-    }
-    put_varint(&w, c->ndays);
-    for (uint32_t i = 0; i < c->ndays; i++) {
-        const hf_day_agg *a = &c->days[i];
-        if (i == 0)
-            put_varint(&w, zigzag(a->day));
-        else
-            put_varint(&w, (uint64_t)((int64_t)a->day - c->days[i - 1].day));
-        put_varint(&w, a->orders);
-        put_varint(&w, a->returns);
-        if (a->orders > 0) {
-            put_varint(&w, (uint64_t)a->items);
-            put_varint(&w, (uint64_t)a->gross_minor);
-        }
-        if (a->returns > 0)
-            put_varint(&w, (uint64_t)a->returned_minor);
-    }
-    return w.len;
+    /* A commit encodes every changed customer: no check per byte when the
+     * buffer holds the largest encoding. */
+    if (buf != NULL && buf_size >= hf_state_encode_bound(c))
+        return encode(c, buf, buf_size, 0);
+    return encode(c, buf, buf_size, 1);
 }
 
 typedef struct rd {

@@ -113,6 +113,10 @@ void hf_customer_prune(hf_customer *c, int32_t before_or_at);
  */
 size_t hf_state_encode(const hf_customer *c, uint8_t *buf, size_t buf_size);
 
+/* The most hf_state_encode can write for c: a buffer of this size always
+ * holds its encoding. */
+size_t hf_state_encode_bound(const hf_customer *c);
+
 /*
  * Decodes a state written by hf_state_encode into c (an existing customer
  * whose arrays are replaced). Returns 0, or -1 with a reason in errstr for a

@@ -1136,21 +1136,15 @@ int hf_redis_batch_customer(hf_redis_batch *b, const hf_redis *r,
     b->formatted = 0; /* changed: formatted again when committed */
     if (grow((void **)&b->custs, &b->custcap, b->ncusts + 1, sizeof(*b->custs)) != 0)
         return -1;
-    uint8_t small[256];
-    size_t len = hf_state_encode(c, small, sizeof(small));
     size_t id_off = b->data.len;
     if (hf_buf_append(&b->data, c->id, c->id_len) != 0)
         return -1;
-    size_t val_off = b->data.len;
-    if (len <= sizeof(small)) {
-        if (hf_buf_append(&b->data, small, len) != 0)
-            return -1;
-    } else {
-        if (hf_buf_reserve(&b->data, len) != 0)
-            return -1;
-        hf_state_encode(c, (uint8_t *)b->data.data + val_off, len);
-        b->data.len += len;
-    }
+    /* Encoded in place, into room for its largest encoding. */
+    size_t val_off = b->data.len, room = hf_state_encode_bound(c);
+    if (hf_buf_reserve(&b->data, room) != 0)
+        return -1;
+    size_t len = hf_state_encode(c, (uint8_t *)b->data.data + val_off, room);
+    b->data.len += len;
     bcust *e = &b->custs[b->ncusts++];
     e->c = c;
     e->id_off = id_off;
