@@ -1444,8 +1444,8 @@ static void resp_bucket(hf_buf *o, const char *tag, int big, uint32_t bucket, in
 }
 
 /* The commit's commands up to the last queued write into b->resp. */
-static hf_redis_status commit_format(const hf_redis_part *part, hf_redis_batch *b,
-                                     char *errstr, size_t errstr_size)
+hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch *b,
+                                       char *errstr, size_t errstr_size)
 {
     /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
     size_t maxops = 2 * b->ncusts + 2 * (size_t)b->nsplit + 1;
@@ -1591,12 +1591,6 @@ static hf_redis_status commit_format(const hf_redis_part *part, hf_redis_batch *
     b->fmt_batch = part->batch;
     b->fmt_seq = part->outbox_seq;
     return HF_REDIS_OK;
-}
-
-hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch *b,
-                                       char *errstr, size_t errstr_size)
-{
-    return commit_format(part, b, errstr, errstr_size);
 }
 
 /* Writes what r->c has buffered: out now, so that Redis works on it. */
@@ -1816,7 +1810,7 @@ static hf_redis_status commit_send(hf_redis *r, hf_redis_part *part, hf_redis_ba
         (st = commit_decide(r, r->fly[r->nfly - 1], errstr, errstr_size)) != HF_REDIS_OK)
         return st;
     if (!(b->formatted && b->fmt_batch == part->batch && b->fmt_seq == part->outbox_seq) &&
-        (st = commit_format(part, b, errstr, errstr_size)) != HF_REDIS_OK)
+        (st = hf_redis_commit_format(part, b, errstr, errstr_size)) != HF_REDIS_OK)
         return st;
     if (grow((void **)&r->fly, &r->flycap, r->nfly + 1, sizeof(*r->fly)) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
