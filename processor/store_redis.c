@@ -1062,7 +1062,7 @@ struct hf_redis_batch {
     btopic *topics;
     size_t ntopics, topiccap;
     int32_t clock;
-    /* its commands up to the last queued write (commit_format), for the
+    /* its commands up to the last queued write (hf_redis_commit_format), for the
      * partition's batch and outbox sequence they were formatted at */
     hf_buf resp;
     int formatted;
@@ -1314,7 +1314,7 @@ static int op_cmp(const void *pa, const void *pb)
 /*
  * Sorts ops[0, n) by op_cmp, into out. When the ops outnumber the bucket
  * hashes, a counting sort on (big, bucket, kind), stable, so cust keeps
- * the ascending order that commit_format adds the ops in (qsort took ~2%
+ * the ascending order that hf_redis_commit_format adds the ops in (qsort took ~2%
  * of a Redis run of 250,000-event batches); else qsort. 0, or -1 (OOM).
  */
 static int ops_sort(const op *ops, size_t n, op *out)
