@@ -1323,6 +1323,74 @@ static void test_pipelined_commits_survive_a_restart(void **state)
     server_stop(&own, 0);
 }
 
+/* A commit larger than the socket buffers, to a server that stopped
+ * reading (SIGSTOP): the send times out (redis.command.timeout.ms) as
+ * UNAVAILABLE, and once the server runs again the same batch commits once. */
+static void test_commit_send_times_out(void **state)
+{
+    (void)state;
+    server own = {{0}, 0};
+    server_start(&own, "");
+    hf_config cfg;
+    char url[64], err[512] = "", want[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", own.port);
+    config_for(&cfg, url);
+    assert_int_equal(hf_config_set(&cfg, "redis.command.timeout.ms", "200", HF_ORIGIN_FLAG,
+                                   NULL, err, sizeof(err)), 0);
+    hf_redis *r = hf_redis_open(&cfg, err, sizeof(err));
+    hf_config_destroy(&cfg);
+    if (r == NULL)
+        fail_msg("hf_redis_open: %s", err);
+    hf_redis_part *part = acquire(r, "g", 14);
+    hf_customer *cu = customer("c1", 1, 2, 2);
+    hf_redis_batch *b = one_batch(r, part, cu, 1);
+    commit_ok(r, part, b); /* connected, script loaded */
+    hf_redis_batch_destroy(b);
+
+    /* 48 MB of outbox entries: more than loopback's buffers hold. */
+    enum { S = 768, V = 64 * 1024 };
+    char *v = malloc(V);
+    assert_non_null(v);
+    memset(v, 'v', V);
+    b = one_batch(r, part, cu, 2);
+    for (int i = 0; i < S; i++)
+        assert_int_equal(hf_redis_batch_signal(b, "k", 1, v, V), 0);
+    free(v);
+
+    char envpath[300], line[256];
+    snprintf(envpath, sizeof(envpath), "%s/env", own.dir);
+    FILE *f = fopen(envpath, "r");
+    assert_non_null(f);
+    pid_t pid = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "REDIS_PID=", 10) == 0)
+            pid = (pid_t)atoi(line + 10);
+    fclose(f);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
+    assert_int_equal(kill(pid, SIGCONT), 0);
+    assert_int_equal(st, HF_REDIS_UNAVAILABLE);
+    snprintf(want, sizeof(want), "Redis at 127.0.0.1:%d: commit: timed out", own.port);
+    assert_string_equal(err, want);
+    assert_int_equal(part->batch, 1);
+
+    /* The half-sent transaction died with its connection: nothing of it. */
+    commit_ok(r, part, b);
+    assert_int_equal(part->batch, 2);
+    assert_int_equal(part->outbox_seq, 2 + S);
+    redisContext *c = raw(own.port);
+    assert_int_equal(cmd_int(c, "LLEN hf:{g:14}:outbox"), 2 + S);
+    assert_meta(c, "hf:{g:14}:meta", "applied:events", "2");
+    redisFree(c);
+
+    hf_redis_batch_destroy(b);
+    hf_customer_destroy(cu);
+    hf_redis_part_destroy(part);
+    hf_redis_close(r);
+    server_stop(&own, 0);
+}
+
 /*--- Discovery ----------------------------------------------------------*/
 
 static void test_partitions_of_a_group(void **state)
@@ -1677,6 +1745,7 @@ int main(void)
         cmocka_unit_test(test_full_redis_writes_nothing),
         cmocka_unit_test(test_restart_unavailable_then_recovers),
         cmocka_unit_test(test_pipelined_commits_survive_a_restart),
+        cmocka_unit_test(test_commit_send_times_out),
         cmocka_unit_test(test_partitions_of_a_group),
         cmocka_unit_test(test_buckets_grow_by_splitting),
         cmocka_unit_test(test_oversized_buckets_are_rewritten),
