@@ -26,8 +26,17 @@
 # N events/s. Figures only; everything started is stopped on exit, error or
 # Ctrl-C.
 #
+# The generator and the measuring consumer stand for clients on other
+# hosts, so they run at the lowest CPU priority (nice 19): on a small
+# machine they get what hirefire, the broker and redis-server leave, and do
+# not delay them. A consumer that runs later only makes latencies longer;
+# a generator that falls behind would produce less, so the rate it reached
+# (events over the span of their create times) is printed with the figures.
+#
 # Environment: HIREFIRE (binary; default build/hirefire, or --bin), TMPDIR,
-# HF_LATENCY_FETCH_WAIT_MS (the measuring consumer's fetch.wait.max.ms, 500).
+# HF_LATENCY_FETCH_WAIT_MS (the measuring consumer's fetch.wait.max.ms, 500),
+# HF_LATENCY_NICE (the generator's and the measuring consumer's niceness,
+# 19; 0 runs them like the rest).
 # Needs: scripts/kafka's needs (java 17+, kcat, python3), redis-server.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -40,6 +49,7 @@ partitions=8
 fixed_rate=0
 broker_warmup=30
 consumer_wait=${HF_LATENCY_FETCH_WAIT_MS:-500}
+client_nice=${HF_LATENCY_NICE:-19}
 bin=${HIREFIRE:-$repo/build/hirefire}
 
 die() { echo "bench/latency.sh: $*" >&2; exit 1; }
@@ -62,6 +72,8 @@ while [[ $# -gt 0 ]]; do
     *) note "unknown argument '$1'"; usage ;;
   esac
 done
+[[ "$client_nice" =~ ^[0-9]+$ && $client_nice -le 19 ]] ||
+  die "HF_LATENCY_NICE must be a niceness from 0 to 19, not '$client_nice'"
 [[ -x "$bin" ]] || die "$bin is not an executable (build it, or give --bin / HIREFIRE)"
 command -v kcat >/dev/null || die "kcat not found (Debian: apt-get install kcat)"
 command -v redis-server >/dev/null || die "redis-server not found (Debian: apt-get install redis-server)"
@@ -194,14 +206,14 @@ with open(sys.argv[1], "wb") as out:
         if lines:
             out.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
 PY
-python3 "$work/stamp.py" "$work/arrivals" kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.signals -u -q \
+nice -n "$client_nice" python3 "$work/stamp.py" "$work/arrivals" kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.signals -u -q \
   -X isolation.level=read_committed -X fetch.wait.max.ms="$consumer_wait" -o beginning -f '%T %s\n' \
   2>"$work/kcat.log" &
 pids+=($!)
 start_run lat.events "$work/run-live.log" -c "$(config lat.events lat-live)"
 run_pid=$RUN_PID
 measured_from=$(( ${EPOCHREALTIME/./} / 1000 + warmup * 1000 ))
-"$bin" gen -q --events $((rate * (seconds + warmup))) --customers $((rate * seconds / 10 + 1)) --seed 8 \
+nice -n "$client_nice" "$bin" gen -q --events $((rate * (seconds + warmup))) --customers $((rate * seconds / 10 + 1)) --seed 8 \
   --rate "$rate" --topic lat.events --brokers "$KAFKA_BOOTSTRAP" --format json \
   2>"$work/gen-live.log" || { cat "$work/gen-live.log" >&2; die "hirefire gen failed"; }
 sleep 3
@@ -211,7 +223,7 @@ sleep 1
 kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.events -e -q -o beginning -f '%p %o %T\n' \
   >"$work/events" 2>>"$work/kcat.log"
 
-python3 - "$work/events" "$work/arrivals" "$rate" "$max_rate" "$measured_from" <<'PY'
+python3 - "$work/events" "$work/arrivals" "$rate" "$max_rate" "$measured_from" "$client_nice" <<'PY'
 import json, sys
 since = int(sys.argv[5])
 created = {}
@@ -233,6 +245,9 @@ if not lat:
     sys.exit("bench/latency.sh: no signal could be matched to its event")
 lat.sort()
 made.sort()
+# The rate the generator reached over the measured part (its create times).
+ts = sorted(t for t in created.values() if t >= since)
+reached = len(ts) / max((ts[-1] - ts[0]) / 1000, 1e-3)
 pick = lambda q, v=lat: v[min(len(v) - 1, int(q * len(v)))]
 rate, top = int(sys.argv[3]), int(sys.argv[4])
 print(f"Latency, produce to visible (read_committed), hirefire run with Redis and exactly_once:")
@@ -240,6 +255,8 @@ half = f"half of {top:,}" if top else "given rate"
 print(f"  at {rate:,} events/s ({half}): p50 {pick(0.5):.0f} ms  p90 {pick(0.9):.0f} ms"
       f"  p99 {pick(0.99):.0f} ms  max {lat[-1]:.0f} ms  ({len(lat):,} signals)"
       f"   target p99 < 300 ms")
+print(f"  produced at {reached:,.0f} events/s over the measured part"
+      f" (generator and measuring consumer at nice {sys.argv[6]})")
 print(f"  of which event produced -> signal produced by hirefire: p50 {pick(0.5, made):.0f} ms"
       f"  p99 {pick(0.99, made):.0f} ms")
 PY
