@@ -60,6 +60,22 @@ static const char *script(const char *args)
     return line;
 }
 
+/* A number from the env file that scripts/redis wrote for s (0 if none). */
+static int server_env(const server *s, const char *name)
+{
+    char path[300], line[512];
+    snprintf(path, sizeof(path), "%s/env", s->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int v = 0;
+    size_t n = strlen(name);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == '=')
+            v = atoi(line + n + 1);
+    fclose(f);
+    return v;
+}
+
 static void server_start(server *s, const char *extra)
 {
     char args[512];
@@ -69,14 +85,8 @@ static void server_start(server *s, const char *extra)
     }
     snprintf(args, sizeof(args), "start --dir '%s' --watch %d %s", s->dir, (int)getpid(),
              extra);
-    const char *env = script(args);
-    FILE *f = fopen(env, "r");
-    assert_non_null(f);
-    char buf[512];
-    while (fgets(buf, sizeof(buf), f) != NULL)
-        if (strncmp(buf, "REDIS_PORT=", 11) == 0)
-            s->port = atoi(buf + 11);
-    fclose(f);
+    script(args);
+    s->port = server_env(s, "REDIS_PORT");
     assert_true(s->port > 0);
 }
 
@@ -1357,15 +1367,7 @@ static void test_commit_send_times_out(void **state)
         assert_int_equal(hf_redis_batch_signal(b, "k", 1, v, V), 0);
     free(v);
 
-    char envpath[300], line[256];
-    snprintf(envpath, sizeof(envpath), "%s/env", own.dir);
-    FILE *f = fopen(envpath, "r");
-    assert_non_null(f);
-    pid_t pid = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "REDIS_PID=", 10) == 0)
-            pid = (pid_t)atoi(line + 10);
-    fclose(f);
+    pid_t pid = (pid_t)server_env(&own, "REDIS_PID");
     assert_true(pid > 0);
     assert_int_equal(kill(pid, SIGSTOP), 0);
     hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
