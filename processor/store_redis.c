@@ -1607,8 +1607,7 @@ static hf_redis_status flush_out(hf_redis *r, char *errstr, size_t errstr_size)
  * Writes a commit's formatted commands to the socket from the batch's own
  * buffer, after whatever hiredis holds. Not through hiredis' output buffer:
  * it copies them into an sds that it frees once written, so each commit
- * of a few hundred kB paid for a copy and for faulting fresh pages in (60%
- * of a live run's page faults).
+ * of a few hundred kB paid for a copy and a buffer grown anew.
  */
 static hf_redis_status send_formatted(hf_redis *r, const char *data, size_t len,
                                       char *errstr, size_t errstr_size)
@@ -1621,8 +1620,9 @@ static hf_redis_status send_formatted(hf_redis *r, const char *data, size_t len,
             len -= (size_t)k;
         } else if (errno != EINTR) {
             /* A blocking socket's EAGAIN is its send timeout running out. */
-            const char *why = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
-                                                                      : strerror(errno);
+            const char *why = errno == EAGAIN || errno == EWOULDBLOCK
+                                  ? "timed out (redis.command.timeout.ms)"
+                                  : strerror(errno);
             snprintf(errstr, errstr_size, "Redis at %s: commit: %s", r->address, why);
             drop(r);
             st = HF_REDIS_UNAVAILABLE;

@@ -1373,7 +1373,7 @@ static void test_commit_send_times_out(void **state)
     hf_redis_status st = hf_redis_commit(r, part, b, err, sizeof(err));
     assert_int_equal(kill(pid, SIGCONT), 0);
     assert_int_equal(st, HF_REDIS_UNAVAILABLE);
-    snprintf(want, sizeof(want), "Redis at 127.0.0.1:%d: commit: timed out", own.port);
+    snprintf(want, sizeof(want), "Redis at 127.0.0.1:%d: commit: timed out (redis.command.timeout.ms)", own.port);
     assert_string_equal(err, want);
     assert_int_equal(part->batch, 1);
 
