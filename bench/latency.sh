@@ -3,18 +3,28 @@
 # visible to a read_committed consumer, for `hirefire run` with Redis state
 # and exactly_once, at half the maximum rate.
 #
-#   bench/latency.sh [--seconds N] [--warmup N] [--broker-warmup N] [--max-events N] [--rate N]
+#   bench/latency.sh [--seconds N] [--warmup N] [--broker-warmup N] [--max-events N]
+#                    [--live-max-events N] [--half-of live|catch-up] [--rate N]
 #                    [--partitions N] [--bin PATH]
 #
 # Starts a throwaway Kafka broker (scripts/kafka) and redis-server
 # (scripts/redis) in a temporary directory, and warms the broker up with
 # --broker-warmup seconds (default 30; 0: none) of live processing at
 # 100,000 events/s, not measured (a fresh broker's JVM is slow for its first
-# runs). Then the maximum rate: --max-events events (default 500,000) loaded
-# with `hirefire gen --topic`, and one timed `hirefire run` over them. Then, on fresh topics, `hirefire run` runs live
-# while `hirefire gen --topic --rate R` produces for --seconds (default 20) at
-# R = half that maximum, and `kcat -C -X isolation.level=read_committed -u`
-# reads the signals topic; each line is stamped with the wall time it arrived.
+# runs). Then it measures two maxima:
+#   catch-up  --max-events events (default 500,000) loaded with `hirefire gen
+#             --topic`, then one timed `hirefire run` over them: hirefire
+#             alone, nothing produced meanwhile;
+#   live      `hirefire run` on an empty topic while `hirefire gen --topic`
+#             produces --live-max-events events (default 2,000,000) as fast
+#             as it can at the clients' priority (below): the rate at which
+#             the whole set-up (producing, broker, hirefire, Redis) keeps up,
+#             timed from the first event's create time to hirefire done.
+# Then, on fresh topics, `hirefire run` runs live while `hirefire gen --topic
+# --rate R` produces for --seconds (default 20) at R = half the live maximum
+# (--half-of catch-up: half the catch-up maximum), and `kcat -C -X
+# isolation.level=read_committed -u` reads the signals topic; each line is
+# stamped with the wall time it arrived.
 # A signal's latency is its arrival time minus the Kafka timestamp of the
 # event that triggered it (the producer's create time; the signal names the
 # event's partition and offset). Signals caused by expiries have no trigger
@@ -22,7 +32,7 @@
 # seconds (default 3: the new group's first fetches and transactions), which
 # are produced at the same rate before the measured --seconds. Prints p50,
 # p90, p99 and the maximum (target: p99 < 300 ms), and the part up to
-# hirefire producing the signal. --rate N skips the maximum and produces at
+# hirefire producing the signal. --rate N skips the maxima and produces at
 # N events/s. Figures only; everything started is stopped on exit, error or
 # Ctrl-C.
 #
@@ -32,6 +42,10 @@
 # not delay them. A consumer that runs later only makes latencies longer;
 # a generator that falls behind would produce less, so the rate it reached
 # (events over the span of their create times) is printed with the figures.
+# The same priority makes the live maximum the rate at which the machine is
+# saturated: the generator produces with the CPU the rest leave it. (On a
+# machine where the generator is the slower part, the live maximum is the
+# generator's, and hirefire's lag when it ended, printed too, stays near 0.)
 #
 # Environment: HIREFIRE (binary; default build/hirefire, or --bin), TMPDIR,
 # HF_LATENCY_FETCH_WAIT_MS (the measuring consumer's fetch.wait.max.ms, 500),
@@ -45,6 +59,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=20
 warmup=3
 max_events=500000
+live_max_events=2000000
+half_of=live
 partitions=8
 fixed_rate=0
 broker_warmup=30
@@ -54,7 +70,7 @@ bin=${HIREFIRE:-$repo/build/hirefire}
 
 die() { echo "bench/latency.sh: $*" >&2; exit 1; }
 note() { echo "bench/latency.sh: $*" >&2; }
-usage() { sed -n '6,7{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&"${2:-2}"; exit "${1:-2}"; }
+usage() { sed -n '6,8{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&"${2:-2}"; exit "${1:-2}"; }
 posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
 
 while [[ $# -gt 0 ]]; do
@@ -65,6 +81,10 @@ while [[ $# -gt 0 ]]; do
     --broker-warmup) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--broker-warmup must be a whole number of seconds, not '${2:-}'"
       broker_warmup=$2; shift 2 ;;
     --max-events) posint "$1" "${2:-}"; max_events=$2; shift 2 ;;
+    --live-max-events) posint "$1" "${2:-}"; live_max_events=$2; shift 2 ;;
+    --half-of) [[ "${2:-}" == live || "${2:-}" == catch-up ]] ||
+      die "--half-of must be live or catch-up, not '${2:-}'"
+      half_of=$2; shift 2 ;;
     --rate) posint "$1" "${2:-}"; fixed_rate=$2; shift 2 ;;
     --partitions) posint "$1" "${2:-}"; partitions=$2; shift 2 ;;
     --bin) bin=${2:?--bin needs a path}; shift 2 ;;
@@ -105,7 +125,7 @@ KAFKA_BOOTSTRAP="" REDIS_URL=""
 # shellcheck disable=SC1091
 . "$work/redis/env"
 "$repo/scripts/kafka" topic --dir "$work/kafka" lat.max "$partitions" lat.events "$partitions" \
-  lat.signals "$partitions" lat.dead 1 lat.warmup "$partitions" 2>"$work/topics.log" ||
+  lat.signals "$partitions" lat.dead 1 lat.warmup "$partitions" lat.livemax "$partitions" 2>"$work/topics.log" ||
   { cat "$work/topics.log" >&2; die "creating the topics failed"; }
 
 # config INPUT GROUP: a configuration for `hirefire run` on INPUT.
@@ -162,28 +182,63 @@ if [[ $broker_warmup -gt 0 ]]; then
   wait "$warm_pid" || { tail -n 20 "$work/run-warmup.log" >&2; die "hirefire run (warm-up) failed"; }
 fi
 
-# --- the maximum rate -------------------------------------------------------------
+# --- the maxima --------------------------------------------------------------------
+
+# messages_in LOG: the "N messages" of the run summary in LOG.
+messages_in() { sed -n 's/^hirefire run: \([0-9]*\) messages.*/\1/p' "$1" | tail -n 1; }
 
 if [[ $fixed_rate -gt 0 ]]; then
-  rate=$fixed_rate max_rate=0
+  rate=$fixed_rate max_rate=0 live_rate=0
 else
-  note "maximum rate: loading $max_events events into lat.max"
+  note "maximum rate, catching up: loading $max_events events into lat.max"
   "$bin" gen -q --events "$max_events" --customers $((max_events / 10)) --seed 7 \
     --topic lat.max --brokers "$KAFKA_BOOTSTRAP" --format json 2>"$work/gen-max.log" ||
     { cat "$work/gen-max.log" >&2; die "hirefire gen failed"; }
-  note "maximum rate: hirefire run over them"
+  note "maximum rate, catching up: hirefire run over them"
   t0=$EPOCHREALTIME
   "$bin" run -c "$(config lat.max lat-max)" -X output.topic=lat.dead --max-idle-ms 2000 \
     2>"$work/run-max.log" || { tail -n 20 "$work/run-max.log" >&2; die "hirefire run failed"; }
   t1=$EPOCHREALTIME
   max_rate=$(awk -v n="$max_events" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a - 2) }')
-  rate=$((max_rate / 2))
+
+  # Live: hirefire waits on an empty topic (it stops 3 s after the last
+  # batch that reached the end), the generator produces as fast as it can
+  # at the clients' priority. From the first event's create time to the end
+  # of hirefire's last batch.
+  note "maximum rate, live: hirefire run while the generator produces $live_max_events events (nice $client_nice)"
+  idle_ms=3000
+  start_run lat.livemax "$work/run-livemax.log" -c "$(config lat.livemax lat-livemax)" \
+    -X output.topic=lat.dead --max-idle-ms "$idle_ms"
+  livemax_pid=$RUN_PID
+  nice -n "$client_nice" "$bin" gen -q --events "$live_max_events" --customers $((live_max_events / 10)) \
+    --seed 9 --topic lat.livemax --brokers "$KAFKA_BOOTSTRAP" --format json 2>"$work/gen-livemax.log" ||
+    { cat "$work/gen-livemax.log" >&2; die "hirefire gen failed"; }
+  gen_done=$EPOCHREALTIME
+  wait "$livemax_pid" || { tail -n 20 "$work/run-livemax.log" >&2; die "hirefire run failed"; }
+  run_done=$EPOCHREALTIME
+  got=$(messages_in "$work/run-livemax.log")
+  [[ "$got" == "$live_max_events" ]] ||
+    { tail -n 20 "$work/run-livemax.log" >&2
+      die "hirefire run (live maximum) processed ${got:-no} events of $live_max_events (it stops after $idle_ms ms without any: did the generator start late?)"; }
+  first_ms=$(for ((p = 0; p < partitions; p++)); do
+      kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.livemax -p "$p" -o beginning -c 1 -e -q -f '%T\n' 2>>"$work/kcat.log"
+    done | sort -n | head -n 1)
+  [[ -n "$first_ms" ]] || die "could not read the first event of lat.livemax"
+  read -r live_rate live_lag < <(awk -v n="$live_max_events" -v first="$first_ms" -v g="$gen_done" \
+    -v b="$run_done" -v idle="$idle_ms" \
+    'BEGIN { end = b - idle / 1000; printf "%d %.2f\n", n / (end - first / 1000), end - g }')
+  note "maximum rate: catching up $max_rate events/s, live $live_rate events/s (hirefire done $live_lag s after the generator)"
+  if [[ $half_of == live ]]; then
+    rate=$((live_rate / 2))
+  else
+    rate=$((max_rate / 2))
+  fi
 fi
 [[ $rate -gt 0 ]] || die "could not measure the maximum rate"
 
 # --- latency at half of it ----------------------------------------------------------
 
-note "latency: $seconds s (after $warmup s of warm-up) at $rate events/s (maximum measured: $max_rate)"
+note "latency: $seconds s (after $warmup s of warm-up) at $rate events/s (half the $half_of maximum)"
 cat >"$work/stamp.py" <<'PY'
 import os, signal, subprocess, sys, time
 # Runs the consumer given as arguments and writes its lines, each prefixed
@@ -223,7 +278,8 @@ sleep 1
 kcat -C -b "$KAFKA_BOOTSTRAP" -t lat.events -e -q -o beginning -f '%p %o %T\n' \
   >"$work/events" 2>>"$work/kcat.log"
 
-python3 - "$work/events" "$work/arrivals" "$rate" "$max_rate" "$measured_from" "$client_nice" <<'PY'
+python3 - "$work/events" "$work/arrivals" "$rate" "$max_rate" "$measured_from" "$client_nice" \
+  "$live_rate" "$half_of" "${live_lag:-0}" <<'PY'
 import json, sys
 since = int(sys.argv[5])
 created = {}
@@ -249,9 +305,13 @@ made.sort()
 ts = sorted(t for t in created.values() if t >= since)
 reached = len(ts) / max((ts[-1] - ts[0]) / 1000, 1e-3)
 pick = lambda q, v=lat: v[min(len(v) - 1, int(q * len(v)))]
-rate, top = int(sys.argv[3]), int(sys.argv[4])
+rate, top, live, half_of = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[7]), sys.argv[8]
+if top:
+    print(f"Maximum rate, catching up on a backlog (hirefire alone): {top:,} events/s")
+    print(f"Maximum rate, live (the generator producing as fast as the machine lets it): {live:,} events/s"
+          f"  (hirefire done {float(sys.argv[9]):.2f} s after the generator)")
 print(f"Latency, produce to visible (read_committed), hirefire run with Redis and exactly_once:")
-half = f"half of {top:,}" if top else "given rate"
+half = f"half the {half_of} maximum" if top else "given rate"
 print(f"  at {rate:,} events/s ({half}): p50 {pick(0.5):.0f} ms  p90 {pick(0.9):.0f} ms"
       f"  p99 {pick(0.99):.0f} ms  max {lat[-1]:.0f} ms  ({len(lat):,} signals)"
       f"   target p99 < 300 ms")
