@@ -238,7 +238,8 @@ fi
 
 # --- latency at half of it ----------------------------------------------------------
 
-note "latency: $seconds s (after $warmup s of warm-up) at $rate events/s (half the $half_of maximum)"
+if [[ $fixed_rate -gt 0 ]]; then at="the given rate"; else at="half the $half_of maximum"; fi
+note "latency: $seconds s (after $warmup s of warm-up) at $rate events/s ($at)"
 cat >"$work/stamp.py" <<'PY'
 import os, signal, subprocess, sys, time
 # Runs the consumer given as arguments and writes its lines, each prefixed
