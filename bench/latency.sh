@@ -201,12 +201,12 @@ else
   t1=$EPOCHREALTIME
   max_rate=$(awk -v n="$max_events" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a - 2) }')
 
-  # Live: hirefire waits on an empty topic (it stops 3 s after the last
+  # Live: hirefire waits on an empty topic (it stops 5 s after the last
   # batch that reached the end), the generator produces as fast as it can
   # at the clients' priority. From the first event's create time to the end
   # of hirefire's last batch.
   note "maximum rate, live: hirefire run while the generator produces $live_max_events events (nice $client_nice)"
-  idle_ms=3000
+  idle_ms=5000
   start_run lat.livemax "$work/run-livemax.log" -c "$(config lat.livemax lat-livemax)" \
     -X output.topic=lat.dead --max-idle-ms "$idle_ms"
   livemax_pid=$RUN_PID
