@@ -25,10 +25,10 @@
 
 #include <hiredis.h>
 
-#include "config.h"
-#include "engine.h"
-#include "store_memory.h"
-#include "store_redis.h"
+#include "config/config.h"
+#include "core/engine.h"
+#include "core/store_memory.h"
+#include "redis/store_redis.h"
 
 #define D0 20000
 

@@ -21,13 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "codec_avro.h"
-#include "codec_json.h"
-#include "config.h"
-#include "gen.h"
-#include "replay_file.h"
-#include "stream.h"
+#include "util/buf.h"
+#include "codec/codec_avro.h"
+#include "codec/codec_json.h"
+#include "config/config.h"
+#include "gen/gen.h"
+#include "replay/replay_file.h"
+#include "core/stream.h"
 
 static double now_s(void)
 {

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 
 typedef struct command {
     const char *name;

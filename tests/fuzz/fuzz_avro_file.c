@@ -9,7 +9,7 @@
  */
 #include "fuzz_common.h"
 
-#include "codec_avro.h"
+#include "codec/codec_avro.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

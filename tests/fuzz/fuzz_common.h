@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "event.h"
+#include "core/event.h"
 
 /* Aborts with a message: libFuzzer reports it as a crash with the input. */
 #define FUZZ_CHECK(cond, what)                                               \

@@ -10,7 +10,7 @@
  */
 #include "fuzz_common.h"
 
-#include "config.h"
+#include "config/config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -15,10 +15,10 @@
 
 #include <sys/stat.h>
 
-#include "buf.h"
-#include "codec_avro.h"
-#include "framing.h"
-#include "registry.h"
+#include "util/buf.h"
+#include "codec/codec_avro.h"
+#include "codec/framing.h"
+#include "codec/registry.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

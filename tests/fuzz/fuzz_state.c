@@ -7,7 +7,7 @@
  */
 #include "fuzz_common.h"
 
-#include "state.h"
+#include "core/state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,8 @@
 """`hirefire inspect` against a real redis-server holding a small fixture.
 
 The fixture is written here with the RESP client, in the key layout of
-processor/store_redis.h, and its customer states with an encoder of the
-state format written from processor/state.c's description (so the binary's
+processor/redis/store_redis.h, and its customer states with an encoder of the
+state format written from processor/core/state.c's description (so the binary's
 decoder is checked against an independent encoder). Partitions get one
 bucket, so no XXH3 is needed to place a customer. Output is compared
 exactly.

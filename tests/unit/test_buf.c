@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 static void test_append_nothing_from_an_empty_buffer(void **state)
 {

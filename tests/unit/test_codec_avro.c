@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "codec_avro.h"
+#include "codec/codec_avro.h"
 
 
 /* Decoded strings point into the datum: they are not NUL-terminated. */

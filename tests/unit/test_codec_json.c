@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../../processor/codec_json.c"
+#include "../../processor/codec/codec_json.c"
 
 /*--- helpers ---------------------------------------------------------------*/
 

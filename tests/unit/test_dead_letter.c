@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "dead_letter.h"
+#include "kafka/dead_letter.h"
 
 static void expect_header(const rd_kafka_headers_t *h, size_t idx,
                           const char *name, const char *value)

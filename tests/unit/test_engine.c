@@ -20,12 +20,12 @@
 
 #include <cmocka.h>
 
-#include "behaviour.h"
-#include "engine.h"
-#include "event.h"
-#include "switch_signal.h"
-#include "state.h"
-#include "stream.h"
+#include "core/behaviour.h"
+#include "core/engine.h"
+#include "core/event.h"
+#include "core/switch_signal.h"
+#include "core/state.h"
+#include "core/stream.h"
 
 #define D0 20000
 #define T(day, off) ((int64_t)(day) * HF_MS_PER_DAY + (int64_t)(off))

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "eos.h"
+#include "kafka/eos.h"
 
 static void signal_envelope_exact_bytes(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "event.h"
+#include "core/event.h"
 
 static hf_event valid(void)
 {

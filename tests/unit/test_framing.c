@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec_avro.h"
-#include "framing.h"
+#include "codec/codec_avro.h"
+#include "codec/framing.h"
 
 /*--- Frames -----------------------------------------------------------------*/
 

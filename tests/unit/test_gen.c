@@ -19,11 +19,11 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "codec_avro.h"
-#include "codec_json.h"
-#include "framing.h"
-#include "gen.h"
-#include "partitioner.h"
+#include "codec/codec_avro.h"
+#include "codec/codec_json.h"
+#include "codec/framing.h"
+#include "gen/gen.h"
+#include "kafka/partitioner.h"
 
 static const hf_gen_opts small = {
     .seed = 42, .customers = 500, .events = 20000,

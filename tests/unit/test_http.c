@@ -16,9 +16,9 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "ops/http.h"
+#include "util/log.h"
+#include "ops/metrics.h"
 
 typedef struct reply {
     long status;

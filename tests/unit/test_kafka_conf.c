@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "kafka_conf.h"
+#include "config/config.h"
+#include "kafka/kafka_conf.h"
 
 static const hf_kafka_setting settings[] = {
     {"group.id", "hirefire", HF_KAFKA_DEFAULT, NULL},

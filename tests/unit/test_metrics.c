@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
-#include "metrics.h"
+#include "ops/metrics.h"
 
 /* Renders m and compares with want (with a readable diff on failure). */
 static void expect_render(hf_metrics *m, const char *want)

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "partitioner.h"
+#include "kafka/partitioner.h"
 
 static int32_t part(const char *key, int32_t n)
 {

@@ -23,7 +23,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "registry.h"
+#include "codec/registry.h"
 
 typedef struct server {
     pid_t pid;

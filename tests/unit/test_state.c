@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "state.h"
+#include "core/state.h"
 
 #define D0 20000
 

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "state.h"
-#include "store_memory.h"
+#include "core/state.h"
+#include "core/store_memory.h"
 
 typedef struct id {
     const char *bytes;

@@ -1,0 +1,78 @@
+/*
+ * dead_letter.c - input messages that cannot be processed, with the reason
+ * and their origin in headers, to the dead-letter topic.
+ */
+#include "kafka/dead_letter.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int add(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+    return rd_kafka_header_add(h, name, -1, value, (ssize_t)strlen(value)) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR
+               ? 0
+               : -1;
+}
+
+rd_kafka_headers_t *hf_dead_letter_headers(const rd_kafka_headers_t *original,
+                                           const char *reason,
+                                           const char *topic,
+                                           int32_t partition, int64_t offset,
+                                           int64_t now_ms)
+{
+    rd_kafka_headers_t *h = original ? rd_kafka_headers_copy(original)
+                                     : rd_kafka_headers_new(5);
+    char part[16], off[24], when[24];
+    if (h == NULL)
+        return NULL;
+    snprintf(part, sizeof(part), "%" PRId32, partition);
+    snprintf(off, sizeof(off), "%" PRId64, offset);
+    snprintf(when, sizeof(when), "%" PRId64, now_ms);
+    if (add(h, HF_DL_ERROR, reason) != 0 || add(h, HF_DL_TOPIC, topic) != 0 ||
+        add(h, HF_DL_PARTITION, part) != 0 || add(h, HF_DL_OFFSET, off) != 0 ||
+        add(h, HF_DL_TIME, when) != 0) {
+        rd_kafka_headers_destroy(h);
+        return NULL;
+    }
+    return h;
+}
+
+int hf_dead_letter_produce(rd_kafka_t *rk, const char *dl_topic,
+                           rd_kafka_message_t *m, const char *reason,
+                           int64_t now_ms, void *msg_opaque, int timeout_ms,
+                           char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *orig = NULL;
+    if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        orig = NULL; /* none */
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_headers_t *h = hf_dead_letter_headers(orig, reason, topic,
+                                                   m->partition, m->offset,
+                                                   now_ms);
+    if (h == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    int waited = 0;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(dl_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0; /* h is owned by the message now */
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= timeout_ms) {
+            snprintf(errstr, errstr_size,
+                     "cannot produce the dead letter of %s [%" PRId32 "] at offset %" PRId64
+                     " to %s: %s",
+                     topic, m->partition, m->offset, dl_topic, rd_kafka_err2str(err));
+            rd_kafka_headers_destroy(h);
+            return -1;
+        }
+        rd_kafka_poll(rk, 100); /* deliveries make room */
+        waited += 100;
+    }
+}

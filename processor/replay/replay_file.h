@@ -1,0 +1,30 @@
+/*
+ * replay_file.h - runs one input file (JSON lines or an Avro container file)
+ * through one stream, as `hirefire replay --input` does.
+ */
+#ifndef HF_REPLAY_FILE_H
+#define HF_REPLAY_FILE_H
+
+#include <stdio.h>
+
+#include "core/engine.h"
+#include "core/switch_signal.h"
+#include "core/stream.h"
+
+typedef struct hf_file_replay {
+    const char *input;        /* path or "-" */
+    FILE *dead_letter;        /* may be NULL: invalid events only counted */
+    int progress;             /* print a progress line to stderr */
+    hf_signal_fn emit;
+    void *opaque;
+    int32_t advance_to;       /* HF_NO_CLOCK: do not advance at the end */
+} hf_file_replay;
+
+/*
+ * Runs the whole input through `st`. Returns 0, or -1 with errstr when the
+ * input cannot be read (invalid events never stop the run).
+ */
+int hf_replay_file(const hf_file_replay *r, hf_stream *st, char *errstr,
+                   size_t errstr_size);
+
+#endif
