@@ -21,13 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
 #include "config/config.h"
+#include "core/stream.h"
 #include "gen/gen.h"
 #include "replay/replay_file.h"
-#include "core/stream.h"
+#include "util/buf.h"
 
 static double now_s(void)
 {

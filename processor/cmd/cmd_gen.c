@@ -14,6 +14,7 @@
 #include "codec/codec_json.h"
 #include "config/config.h"
 #include "gen/gen.h"
+#include "util/clock.h"
 
 extern char **environ;
 
@@ -58,13 +59,6 @@ static int parse_date(const char *s, int64_t *ms)
         return -1;
     snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
     return hf_parse_rfc3339(buf, strlen(buf), ms);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int hf_cmd_gen(int argc, char **argv)
@@ -220,7 +214,7 @@ int hf_cmd_gen(int argc, char **argv)
         goto out;
     }
 
-    double t0 = now_s();
+    double t0 = hf_clock_mono_s();
     hf_event e;
     uint64_t n = 0;
     while (hf_gen_next(g, &e)) {
@@ -232,7 +226,7 @@ int hf_cmd_gen(int argc, char **argv)
         n++;
         /* Paced about every millisecond's worth of events. */
         if (rate > 0 && (n % (rate < 1000 ? 1 : rate / 1000)) == 0) {
-            double ahead = (double)n / (double)rate - (now_s() - t0);
+            double ahead = (double)n / (double)rate - (hf_clock_mono_s() - t0);
             if (ahead > 0.001)
                 hf_gen_sink_wait(sink, (int)(ahead * 1000));
         }
@@ -240,7 +234,7 @@ int hf_cmd_gen(int argc, char **argv)
     if (rc == 0 && !quiet) {
         hf_gen_stats st;
         hf_gen_get_stats(g, &st);
-        double secs = now_s() - t0;
+        double secs = hf_clock_mono_s() - t0;
         fprintf(stderr,
                 "generated %" PRIu64 " events (%" PRIu64 " purchases, %" PRIu64
                 " returns, %" PRIu64 " late) of %" PRIu64 " customers in %.2f s%s%s%s\n",

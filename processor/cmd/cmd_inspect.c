@@ -15,8 +15,8 @@
 #include "cmd/cli.h"
 #include "config/config.h"
 #include "core/engine.h"
-#include "util/log.h"
 #include "redis/store_redis.h"
+#include "util/log.h"
 
 
 #define DEFAULT_GROUP "hirefire" /* as the live pipeline defaults kafka.group.id */

@@ -15,9 +15,9 @@
 #include "cmd/cli.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
+#include "codec/registry.h"
 #include "config/config.h"
 #include "gen/gen.h"
-#include "codec/registry.h"
 
 extern char **environ;
 

@@ -11,16 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
 #include "cmd/cli.h"
+#include "cmd/summary.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
 #include "config/config.h"
-#include "util/log.h"
+#include "core/stream.h"
 #include "replay/replay_file.h"
 #include "replay/replay_kafka.h"
-#include "core/stream.h"
-#include "cmd/summary.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 
 static void replay_usage(FILE *out)
@@ -101,13 +102,6 @@ static void emit_signal(void *opaque, const hf_signal *s)
     }
     if (fwrite(k->buf.data, 1, k->buf.len, k->out) != k->buf.len)
         k->failed = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int hf_cmd_replay(int argc, char **argv)
@@ -230,7 +224,7 @@ int hf_cmd_replay(int argc, char **argv)
         }
     }
 
-    double started = now_s();
+    double started = hf_clock_mono_s();
     hf_stream_stats total;
     memset(&total, 0, sizeof(total));
     uint64_t customers = 0;
@@ -277,7 +271,7 @@ int hf_cmd_replay(int argc, char **argv)
         goto out;
     }
     if (!quiet)
-        hf_summary_print(stderr, "hirefire replay", &eng, &total, customers, now_s() - started);
+        hf_summary_print(stderr, "hirefire replay", &eng, &total, customers, hf_clock_mono_s() - started);
     rc = 0;
 out:
     if (k.avro != NULL) {

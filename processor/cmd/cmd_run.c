@@ -13,13 +13,14 @@
 #include <time.h>
 
 #include "cmd/cli.h"
+#include "cmd/summary.h"
 #include "config/config.h"
 #include "core/engine.h"
-#include "ops/http.h"
-#include "util/log.h"
-#include "ops/metrics.h"
 #include "live/pipeline.h"
-#include "cmd/summary.h"
+#include "ops/http.h"
+#include "ops/metrics.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -99,13 +100,6 @@ static void run_usage(FILE *out)
         "\n"
         "Settings:\n");
     hf_config_print_help(out);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int hf_cmd_run(int argc, char **argv)
@@ -215,7 +209,7 @@ int hf_cmd_run(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    double started = now_s();
+    double started = hf_clock_mono_s();
     int rc = hf_pipeline_run(p, err, sizeof(err)) == 0 ? 0 : 1;
     if (rc != 0)
         fprintf(stderr, "hirefire run: %s\n", err);
@@ -224,7 +218,7 @@ int hf_cmd_run(int argc, char **argv)
         hf_pipeline_counters c;
         uint64_t customers;
         hf_pipeline_stats(p, &stats, &c, &customers);
-        hf_summary_print(stderr, "hirefire run", &eng, &stats, customers, now_s() - started);
+        hf_summary_print(stderr, "hirefire run", &eng, &stats, customers, hf_clock_mono_s() - started);
         fprintf(stderr,
                 "hirefire run: %" PRIu64 " messages (%" PRIu64 " re-read), %" PRIu64
                 " signals, %" PRIu64 " dead letters, %" PRIu64 " in a foreign partition, %"

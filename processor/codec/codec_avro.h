@@ -18,9 +18,9 @@
 #include <avro.h>
 #include <stddef.h>
 
-#include "util/buf.h"
 #include "core/event.h"
 #include "core/switch_signal.h"
+#include "util/buf.h"
 
 /* The text of schemas/customer_event.avsc and schemas/switch_signal.avsc. */
 extern const char hf_avro_customer_event_schema_json[];

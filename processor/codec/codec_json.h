@@ -11,9 +11,10 @@
 
 #include <stddef.h>
 
-#include "util/buf.h"
 #include "core/event.h"
 #include "core/switch_signal.h"
+#include "util/buf.h"
+#include "util/json_str.h"
 
 typedef struct hf_json_decoder hf_json_decoder;
 
@@ -42,18 +43,6 @@ int hf_json_encode_signal(const hf_signal *s, hf_buf *out);
 
 /* Appends an event as one JSON object (no newline), e.g. for generators. */
 int hf_json_encode_event(const hf_event *e, hf_buf *out);
-
-/* Appends s as a JSON string literal with quotes and escapes. */
-int hf_json_append_string(hf_buf *out, const char *s, size_t len);
-
-/*
- * Writes s as a JSON string literal into dst for error texts: at most 64
- * bytes of s are shown, a longer value ends in `..."`. dst is always
- * NUL-terminated; HF_QUOTE_MAX bytes always hold the whole text.
- */
-#define HF_QUOTE_MAX 400
-void hf_json_quote_short(char *dst, size_t dst_size, const char *s,
-                         size_t len);
 
 /*
  * Parses an RFC 3339 timestamp ("2011-12-09T12:50:00Z", fractions and

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/buf.h"
-#include "core/event.h"
 #include "codec/registry.h"
+#include "core/event.h"
+#include "util/buf.h"
 
 #define HF_FRAMING_MAGIC 0x00
 #define HF_FRAMING_HEADER_SIZE 5

@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "util/clock.h"
+
 #define ACCEPT_HEADER "Accept: application/vnd.schemaregistry.v1+json"
 #define CONTENT_HEADER "Content-Type: application/vnd.schemaregistry.v1+json"
 #define MAX_RESPONSE (8u << 20) /* a schema bigger than this is a mistake */
@@ -49,13 +51,6 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static char *xstrdup(const char *s)
@@ -468,7 +463,7 @@ avro_schema_t hf_schema_source_get(hf_schema_source *s, int32_t id,
         schema = e->schema;
         goto out;
     }
-    int64_t now = now_ms();
+    int64_t now = hf_clock_mono_ms();
     if (e != NULL && e->error != NULL && now - e->failed_at_ms < RETRY_MS) {
         snprintf(errstr, errstr_size, "%s", e->error);
         goto out;

@@ -12,8 +12,8 @@
 
 #include "core/behaviour.h"
 #include "core/event.h"
-#include "core/switch_signal.h"
 #include "core/state.h"
+#include "core/switch_signal.h"
 
 typedef struct hf_engine {
     hf_behaviour behaviours[HF_MAX_BEHAVIOURS];

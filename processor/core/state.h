@@ -49,10 +49,19 @@ typedef struct hf_customer {
     int32_t *due;           /* [nbeh] pending expiry day or HF_NO_DUE (not encoded) */
     uint32_t id_len;
     char *id;               /* customer_id bytes, NUL-terminated, owned */
-    uint32_t flags;         /* store's use (e.g. dirty) */
+    uint32_t flags;         /* HF_CUST_* bits, for the stores and the live loop */
     hf_day_agg inline_days[HF_INLINE_DAYS];      /* days, while they fit */
     uint64_t inline_recent[HF_INLINE_RECENT];    /* recent, while they fit */
 } hf_customer;
+
+/*
+ * The bits of hf_customer.flags. The engine and the encoding never read them;
+ * each says who sets and clears it.
+ */
+#define HF_CUST_DIRTY 0x20000000u      /* live loop: changed in the open batch */
+#define HF_CUST_REDIS_BATCH 0x10000000u /* Redis store: in the batch being grown */
+#define HF_CUST_REDIS_SMALL 0x40000000u /* Redis store: stored in a small bucket hash */
+#define HF_CUST_REDIS_BIG 0x80000000u   /* Redis store: stored in its bucket's big hash */
 
 #define HF_STATE_VERSION 1
 

@@ -10,8 +10,8 @@
 
 #include "core/engine.h"
 #include "core/event.h"
-#include "core/switch_signal.h"
 #include "core/store_memory.h"
+#include "core/switch_signal.h"
 
 #define HF_NO_CLOCK INT32_MIN
 

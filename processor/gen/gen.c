@@ -17,11 +17,13 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "util/buf.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
 #include "codec/framing.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/produce.h"
+#include "util/buf.h"
+#include "util/clock.h"
 
 #define DAY_MS 86400000LL
 #define RING 2048          /* > the longest gap in days (one-time: 1095) */
@@ -344,7 +346,6 @@ int hf_gen_next(hf_gen *g, hf_event *e)
 
 #define AVRO_BLOCK_BYTES (64 * 1024)
 #define FLUSH_TIMEOUT_MS 60000
-#define QUEUE_FULL_RETRIES 600 /* x 100 ms */
 
 struct hf_gen_sink {
     hf_sink_format format;
@@ -615,20 +616,14 @@ static int kafka_write(hf_gen_sink *k, const hf_event *e, char *errstr,
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    for (int tries = 0;; tries++) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_RKT(k->rkt),
-            RD_KAFKA_V_KEY(e->customer_id, e->customer_id_len),
-            RD_KAFKA_V_VALUE(k->buf.data, k->buf.len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            break;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= QUEUE_FULL_RETRIES) {
-            snprintf(errstr, errstr_size, "cannot produce to %s: %s", k->topic,
-                     rd_kafka_err2str(err));
-            return -1;
-        }
-        rd_kafka_poll(k->rk, 100);
+    hf_produce_msg pm = {.rkt = k->rkt, .partition = RD_KAFKA_PARTITION_UA,
+                         .key = e->customer_id, .key_len = e->customer_id_len,
+                         .value = k->buf.data, .value_len = k->buf.len};
+    rd_kafka_resp_err_t err = hf_produce(k->rk, &pm, HF_PRODUCE_QUEUE_FULL_WAIT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "cannot produce to %s: %s", k->topic,
+                 rd_kafka_err2str(err));
+        return -1;
     }
     rd_kafka_poll(k->rk, 0);
     if (k->failed > 0) {
@@ -674,13 +669,10 @@ void hf_gen_sink_wait(hf_gen_sink *k, int timeout_ms)
 {
     if (k->rk != NULL) {
         /* rd_kafka_poll returns as soon as it served a delivery report. */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t until = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+        int64_t until = hf_clock_mono_ms() + timeout_ms;
         for (int64_t left = timeout_ms; left > 0;) {
             rd_kafka_poll(k->rk, (int)left);
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            left = until - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+            left = until - hf_clock_mono_ms();
         }
         return;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka/produce.h"
 static int add(rd_kafka_headers_t *h, const char *name, const char *value)
 {
     return rd_kafka_header_add(h, name, -1, value, (ssize_t)strlen(value)) ==
@@ -55,24 +56,15 @@ int hf_dead_letter_produce(rd_kafka_t *rk, const char *dl_topic,
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    int waited = 0;
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(dl_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(m->key, m->key_len),
-            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return 0; /* h is owned by the message now */
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= timeout_ms) {
-            snprintf(errstr, errstr_size,
-                     "cannot produce the dead letter of %s [%" PRId32 "] at offset %" PRId64
-                     " to %s: %s",
-                     topic, m->partition, m->offset, dl_topic, rd_kafka_err2str(err));
-            rd_kafka_headers_destroy(h);
-            return -1;
-        }
-        rd_kafka_poll(rk, 100); /* deliveries make room */
-        waited += 100;
-    }
+    hf_produce_msg pm = {.topic = dl_topic, .partition = RD_KAFKA_PARTITION_UA,
+                         .key = m->key, .key_len = m->key_len, .value = m->payload,
+                         .value_len = m->len, .headers = h, .opaque = msg_opaque};
+    rd_kafka_resp_err_t err = hf_produce(rk, &pm, timeout_ms); /* h is not ours now */
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    snprintf(errstr, errstr_size,
+             "cannot produce the dead letter of %s [%" PRId32 "] at offset %" PRId64
+             " to %s: %s",
+             topic, m->partition, m->offset, dl_topic, rd_kafka_err2str(err));
+    return -1;
 }

@@ -10,9 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka/produce.h"
+#include "util/clock.h"
 #include "util/log.h"
 
-#define POLL_MS 100
 
 static int put_varint(hf_buf *out, uint64_t x)
 {
@@ -152,30 +153,14 @@ int hf_eos_produce(rd_kafka_t *rk, const void *key, size_t key_len,
     topic[m.topic_len] = '\0';
     const void *k = (m.flags & HF_EOS_KEY_NULL) ? NULL : key;
     size_t klen = k != NULL ? key_len : 0;
-    for (int waited = 0;; waited += POLL_MS) {
-        rd_kafka_resp_err_t err;
-        if (m.headers != NULL)
-            err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_KEY(k, klen),
-                                    RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
-                                    RD_KAFKA_V_HEADERS(m.headers), RD_KAFKA_V_END);
-        else
-            err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_KEY(k, klen),
-                                    RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
-                                    RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return 0; /* the producer owns the headers now */
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= timeout_ms) {
-            rd_kafka_headers_destroy(m.headers);
-            snprintf(errstr, errstr_size, "cannot produce to %s: %s", topic,
-                     rd_kafka_err2str(err));
-            return -1;
-        }
-        rd_kafka_poll(rk, POLL_MS);
-    }
+    hf_produce_msg pm = {.topic = topic, .partition = RD_KAFKA_PARTITION_UA, .key = k,
+                         .key_len = klen, .value = m.value, .value_len = m.value_len,
+                         .headers = m.headers};
+    rd_kafka_resp_err_t err = hf_produce(rk, &pm, timeout_ms); /* the headers are not ours now */
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    snprintf(errstr, errstr_size, "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
+    return -1;
 }
 
 size_t hf_eos_metadata_format(char *buf, size_t size, uint64_t seq)
@@ -203,13 +188,6 @@ int hf_eos_metadata_parse(const void *md, size_t len, uint64_t *seq)
     }
     *seq = v;
     return 0;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 hf_eos_txn_status hf_eos_txn_abort(rd_kafka_t *producer, int timeout_ms,
@@ -249,7 +227,7 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer,
                                     int timeout_ms, int retry_ms, char *errstr,
                                     size_t errstr_size)
 {
-    int64_t deadline = now_ms() + retry_ms;
+    int64_t deadline = hf_clock_mono_ms() + retry_ms;
     rd_kafka_error_t *error;
     if (offsets != NULL && offsets->cnt > 0) {
         for (;;) {
@@ -257,7 +235,7 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer,
                                                          timeout_ms);
             if (error == NULL)
                 break;
-            if (rd_kafka_error_is_retriable(error) && now_ms() < deadline) {
+            if (rd_kafka_error_is_retriable(error) && hf_clock_mono_ms() < deadline) {
                 hf_log_warn("kafka", "sending the offsets to the transaction: %s: retrying",
                             rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
@@ -271,7 +249,7 @@ hf_eos_txn_status hf_eos_txn_finish(rd_kafka_t *producer,
         error = rd_kafka_commit_transaction(producer, timeout_ms);
         if (error == NULL)
             return HF_EOS_TXN_OK;
-        if (rd_kafka_error_is_retriable(error) && now_ms() < deadline) {
+        if (rd_kafka_error_is_retriable(error) && hf_clock_mono_ms() < deadline) {
             hf_log_warn("kafka", "committing the transaction: %s: retrying",
                         rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);

@@ -5,6 +5,7 @@
 #include "kafka/kafka_conf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -76,6 +77,39 @@ rd_kafka_conf_t *hf_kafka_conf_new(const hf_config *cfg,
 error:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+/*
+ * What every consumer of hirefire's sets before the user's kafka.* keys.
+ * The partitions' fetch queues are forwarded to the one consumer queue, whose
+ * length librdkafka 2.0 checks against the per-partition threshold
+ * queued.min.messages: past it, fetching backs off for a whole second, which
+ * starves a busy consumer. The memory bound stays queued.max.messages.kbytes,
+ * and past it the same pause comes: the queue it bounds outlasts two such
+ * pauses of a consumer at full speed (about a million events a second of
+ * about 60 bytes).
+ */
+static const hf_kafka_setting consumer_defaults[] = {
+    {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
+    {"queued.max.messages.kbytes", "131072", HF_KAFKA_DEFAULT, NULL},
+};
+
+rd_kafka_conf_t *hf_kafka_consumer_conf_new(const hf_config *cfg,
+                                            const hf_kafka_setting *settings, size_t n,
+                                            char *errstr, size_t errstr_size)
+{
+    size_t nd = sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
+    hf_kafka_setting *all = malloc((nd + n) * sizeof(*all));
+    if (all == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    memcpy(all, consumer_defaults, sizeof(consumer_defaults));
+    if (n > 0)
+        memcpy(all + nd, settings, n * sizeof(*all));
+    rd_kafka_conf_t *conf = hf_kafka_conf_new(cfg, all, nd + n, errstr, errstr_size);
+    free(all);
+    return conf;
 }
 
 const char *hf_kafka_conf_get(const rd_kafka_conf_t *conf, const char *key,

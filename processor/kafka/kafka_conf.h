@@ -40,6 +40,15 @@ rd_kafka_conf_t *hf_kafka_conf_new(const hf_config *cfg,
                                    char *errstr, size_t errstr_size);
 
 /*
+ * As hf_kafka_conf_new, for a consumer: the defaults that every consumer of
+ * hirefire's has (its read-ahead) come first, then settings[] (which win over
+ * them), then cfg's kafka.* keys.
+ */
+rd_kafka_conf_t *hf_kafka_consumer_conf_new(const hf_config *cfg,
+                                            const hf_kafka_setting *settings, size_t n,
+                                            char *errstr, size_t errstr_size);
+
+/*
  * The value a built configuration holds for key, copied into buf; "" when
  * unset or unknown. For checks like "is bootstrap.servers set".
  */

@@ -15,21 +15,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
+#include "codec/framing.h"
+#include "codec/registry.h"
 #include "kafka/dead_letter.h"
 #include "kafka/eos.h"
-#include "codec/framing.h"
 #include "kafka/kafka_conf.h"
-#include "util/log.h"
 #include "kafka/partitioner.h"
-#include "codec/registry.h"
+#include "kafka/produce.h"
 #include "redis/store_redis.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define POLL_MS 100
 #define WRONG_PARTITION_LOG_MS 10000
-#define QUEUE_FULL_WAIT_MS 60000
+#define QUEUE_FULL_WAIT_MS HF_PRODUCE_QUEUE_FULL_WAIT_MS
 #define METADATA_TIMEOUT_MS 10000
 #define GAUGES_EVERY_MS 1000
 #define BACKOFF_FIRST_MS 100
@@ -43,29 +45,6 @@
 #define TXN_TIMEOUT_MS "10000"   /* transaction.timeout.ms unless set */
 #define TXN_RETRY_MS 300000      /* retriable transaction errors: retried this long */
 #define TXN_CALL_MS 30000        /* one transaction call or flush waits this long */
-/* A bit of hf_customer.flags the stores do not use: changed in this batch. */
-#define DIRTY 0x20000000u
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*--- Input decoding ---------------------------------------------------------*/
 
@@ -541,11 +520,11 @@ static void metrics_gauges(hf_pipeline *p, int force)
     pipeline_metrics *pm = &p->m;
     if (p->opts.metrics == NULL)
         return;
-    int64_t now = now_ms();
+    int64_t now = hf_clock_mono_ms();
     if (!force && now - pm->gauges_at < GAUGES_EVERY_MS)
         return;
     pm->gauges_at = now;
-    int64_t wall = wall_ms();
+    int64_t wall = hf_clock_wall_ms();
     uint64_t customers = 0;
     for (int32_t i = 0; i < p->nslots; i++) {
         const slot *s = &p->slots[i];
@@ -660,7 +639,7 @@ static int outbox_add(worker *w, slot *s, const void *key, size_t key_len)
 static int mark_dirty(slot *s, const char *id, size_t len)
 {
     hf_customer *c = hf_memstore_get(s->st.store, id, len);
-    if (c == NULL || (c->flags & DIRTY))
+    if (c == NULL || (c->flags & HF_CUST_DIRTY))
         return 0;
     if (s->ndirty == s->dirty_cap) {
         size_t cap = s->dirty_cap ? 2 * s->dirty_cap : 256;
@@ -670,7 +649,7 @@ static int mark_dirty(slot *s, const char *id, size_t len)
         s->dirty = n;
         s->dirty_cap = cap;
     }
-    c->flags |= DIRTY;
+    c->flags |= HF_CUST_DIRTY;
     s->dirty[s->ndirty++] = c;
     return 0;
 }
@@ -708,24 +687,19 @@ static void emit_signal(void *opaque, const hf_signal *s)
         hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
         return;
     }
-    for (int waited = 0;; waited += POLL_MS) {
-        if (rd_kafka_produce(p->out_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                             (void *)val, len, s->customer_id, s->customer_id_len,
-                             (void *)(uintptr_t)p->ck_gen) == 0) {
-            atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1,
-                                      memory_order_relaxed);
-            w->c->signals++;
-            hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
-            return;
-        }
-        rd_kafka_resp_err_t err = rd_kafka_last_error();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= QUEUE_FULL_WAIT_MS) {
-            fail(p, "cannot produce a signal to %s: %s", p->cfg->output_topic,
-                 rd_kafka_err2str(err));
-            return;
-        }
-        rd_kafka_poll(p->producer, POLL_MS);
+    hf_produce_msg pm = {.rkt = p->out_rkt, .partition = RD_KAFKA_PARTITION_UA,
+                         .key = s->customer_id, .key_len = s->customer_id_len,
+                         .value = val, .value_len = len,
+                         .opaque = (void *)(uintptr_t)p->ck_gen};
+    rd_kafka_resp_err_t err = hf_produce(p->producer, &pm, QUEUE_FULL_WAIT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fail(p, "cannot produce a signal to %s: %s", p->cfg->output_topic,
+             rd_kafka_err2str(err));
+        return;
     }
+    atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1, memory_order_relaxed);
+    w->c->signals++;
+    hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
 }
 
 /*--- Processing a batch ---------------------------------------------------------*/
@@ -739,7 +713,7 @@ static void check_partition(worker *w, int t, const rd_kafka_message_t *m,
     if (want == m->partition)
         return;
     w->c->wrong_partition++;
-    int64_t now = now_ms();
+    int64_t now = hf_clock_mono_ms();
     if (w->wrong_logged_at != 0 && now - w->wrong_logged_at < WRONG_PARTITION_LOG_MS) {
         w->wrong_unlogged++;
         return;
@@ -788,7 +762,7 @@ static void process_message(worker *w, const batch_item *b)
                          rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
             char err[512];
             if (hf_dead_letter_produce(p->producer, p->cfg->dead_letter_topic, m, why,
-                                       wall_ms(), (void *)(uintptr_t)p->ck_gen,
+                                       hf_clock_wall_ms(), (void *)(uintptr_t)p->ck_gen,
                                        QUEUE_FULL_WAIT_MS, err, sizeof(err)) != 0)
                 fail(p, "%s", err);
             else {
@@ -926,7 +900,7 @@ static void *worker_main(void *arg)
         size_t begin = w->begin, end = w->end;
         pthread_mutex_unlock(&w->mu);
         w->job(w, begin, end);
-        w->done_at = now_ms();
+        w->done_at = hf_clock_mono_ms();
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         pthread_cond_broadcast(&w->cv);
@@ -1086,12 +1060,12 @@ static void process_batch_memory(hf_pipeline *p)
     p->w1.end = split;
     if (split == 0) {
         process_items(&p->w0, 0, p->nwork);
-        p->progress_at = now_ms();
+        p->progress_at = hf_clock_mono_ms();
         return;
     }
     helper_start(p, split, process_items);
     process_items(&p->w0, split, p->nwork);
-    p->progress_at = now_ms();
+    p->progress_at = hf_clock_mono_ms();
     p->work_open = 1; /* batch_finish joins the helper */
 }
 
@@ -1118,11 +1092,11 @@ static void batch_finish(hf_pipeline *p)
     if (p->w1.started)
         hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
                      "open %" PRId64 " ms, processed in %" PRId64 " ms", p->nwork,
-                     p->w1.end, p->work_closed - p->work_opened, now_ms() - p->work_closed);
+                     p->w1.end, p->work_closed - p->work_opened, hf_clock_mono_ms() - p->work_closed);
     else
         hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
                      "processed in %" PRId64 " ms", p->nwork, p->work_closed - p->work_opened,
-                     now_ms() - p->work_closed);
+                     hf_clock_mono_ms() - p->work_closed);
     p->nwork = 0;
     p->c.batches++;
 }
@@ -1152,7 +1126,7 @@ static void process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
         }
     if (p->redis != NULL) {
         process_batch_redis(p);
-        p->progress_at = now_ms();
+        p->progress_at = hf_clock_mono_ms();
         batch_finish(p);
     } else {
         process_batch_memory(p); /* each thread destroys the messages it applied */
@@ -1162,7 +1136,7 @@ static void process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
 /* The open batch, processed completely. */
 static void process_batch(hf_pipeline *p)
 {
-    int64_t now = now_ms();
+    int64_t now = hf_clock_mono_ms();
     process_batch_start(p, now, now);
     batch_finish(p);
 }
@@ -1214,7 +1188,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  */
 static void checkpoint_take(hf_pipeline *p)
 {
-    p->last_commit = now_ms();
+    p->last_commit = hf_clock_mono_ms();
     if (p->failed || p->ck_n == CK_MAX)
         return;
     rd_kafka_topic_partition_list_t *list = NULL;
@@ -1253,7 +1227,7 @@ static void checkpoints_commit(hf_pipeline *p)
             hf_log_warn("pipeline", "offset commit failed: %s", rd_kafka_err2str(err));
         else
             p->c.commits++;
-        hf_metric_observe(p->m.commit_latency, (double)(now_ms() - c->at) / 1000.0);
+        hf_metric_observe(p->m.commit_latency, (double)(hf_clock_mono_ms() - c->at) / 1000.0);
         rd_kafka_topic_partition_list_destroy(c->offsets);
         p->ck_head = (p->ck_head + 1) % CK_MAX;
         p->ck_n--;
@@ -1269,7 +1243,7 @@ static void checkpoints_commit(hf_pipeline *p)
  */
 static int commit(hf_pipeline *p, int final)
 {
-    p->last_commit = now_ms();
+    p->last_commit = hf_clock_mono_ms();
     if (p->failed)
         return -1;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
@@ -1284,7 +1258,7 @@ static int commit(hf_pipeline *p, int final)
         rd_kafka_topic_partition_list_destroy(list);
         return 0;
     }
-    double started = now_s();
+    double started = hf_clock_mono_s();
     rd_kafka_resp_err_t err = rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms);
     if (p->failed) {
         rd_kafka_topic_partition_list_destroy(list);
@@ -1304,7 +1278,7 @@ static int commit(hf_pipeline *p, int final)
     }
     checkpoints_drop(p); /* everything is delivered: the list below covers them */
     err = rd_kafka_commit(p->consumer, list, 0);
-    hf_metric_observe(p->m.commit_latency, now_s() - started);
+    hf_metric_observe(p->m.commit_latency, hf_clock_mono_s() - started);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         hf_log_warn("pipeline", "offset commit failed: %s", rd_kafka_err2str(err));
     } else {
@@ -1495,7 +1469,7 @@ static int outbox_refill(hf_pipeline *p, slot *s)
             break;
     if (st == HF_REDIS_OK) {
         s->trimmed_seq = s->kafka_seq;
-        s->trimmed_at = now_ms();
+        s->trimmed_at = hf_clock_mono_ms();
     }
     if (st == HF_REDIS_OK)
         while ((st = hf_redis_outbox_read(p->redis, s->part, s->kafka_seq, outbox_collect,
@@ -1610,7 +1584,7 @@ static int publication_build(hf_pipeline *p, publication *pb, slot **v, size_t n
 /* Runs the Kafka side of pb and records its outcome (any thread). */
 static void publication_run(hf_pipeline *p, publication *pb)
 {
-    double started = now_s();
+    double started = hf_clock_mono_s();
     pb->rc = 0;
     pb->produced = 0;
     pb->err[0] = '\0';
@@ -1652,9 +1626,9 @@ static void publication_run(hf_pipeline *p, publication *pb)
     }
     /* Delivery is retried by the producer (a broker restart): wait. */
     rd_kafka_resp_err_t ferr;
-    int64_t since = now_ms();
+    int64_t since = hf_clock_mono_ms();
     while ((ferr = rd_kafka_flush(p->producer, TXN_CALL_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-           !p->failed && now_ms() - since < TXN_RETRY_MS)
+           !p->failed && hf_clock_mono_ms() - since < TXN_RETRY_MS)
         hf_log_warn("pipeline", "%d messages not delivered yet: waiting",
                     rd_kafka_outq_len(p->producer));
     if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -1671,7 +1645,7 @@ static void publication_run(hf_pipeline *p, publication *pb)
                         rd_kafka_err2str(ferr));
     }
 done:
-    pb->took = now_s() - started;
+    pb->took = hf_clock_mono_s() - started;
 }
 
 /*
@@ -1715,7 +1689,7 @@ static int publication_done(hf_pipeline *p, publication *pb)
          * urgent (a recovery skips them), so it costs a round trip only
          * every TRIM_EVERY_ENTRIES entries or TRIM_EVERY_MS.
          */
-        int64_t now = now_ms();
+        int64_t now = hf_clock_mono_ms();
         if (s->kafka_seq <= s->trimmed_seq ||
             (s->kafka_seq - s->trimmed_seq < TRIM_EVERY_ENTRIES &&
              now - s->trimmed_at < TRIM_EVERY_MS))
@@ -1919,7 +1893,7 @@ static int recover(hf_pipeline *p, slot **v, size_t n)
         v[i]->pending = 1;
         hf_buf_reset(&v[i]->out);
     }
-    p->pending_at = now_ms() + PENDING_RETRY_MS;
+    p->pending_at = hf_clock_mono_ms() + PENDING_RETRY_MS;
     hf_log_warn("pipeline", "the outbox of %zu partitions is republished after the next poll "
                 "(%d transactions aborted)", n, RECOVERY_ATTEMPTS);
     return 1;
@@ -1975,7 +1949,7 @@ static int prepare_stream(hf_pipeline *p, slot *s)
             hf_customer_prefetch(s->dirty[i + 8]);
         if (i + 4 < s->ndirty)
             hf_customer_prefetch_arrays(s->dirty[i + 4]);
-        s->dirty[i]->flags &= ~DIRTY;
+        s->dirty[i]->flags &= ~HF_CUST_DIRTY;
         if (hf_redis_batch_customer(s->rb, p->redis, s->part, s->dirty[i]) != 0)
             goto oom;
     }
@@ -2110,7 +2084,7 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
         if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
             orig = NULL;
         rd_kafka_headers_t *h = hf_dead_letter_headers(orig, why, rd_kafka_topic_name(m->rkt),
-                                                       m->partition, m->offset, wall_ms());
+                                                       m->partition, m->offset, hf_clock_wall_ms());
         hf_buf_reset(&w->env);
         if (h == NULL ||
             hf_eos_envelope_encode(&w->env, p->cfg->dead_letter_topic, m->key == NULL,
@@ -2319,10 +2293,10 @@ static void on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
      */
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_resp_err_t err;
-    int64_t waited_since = now_ms();
+    int64_t waited_since = hf_clock_mono_ms();
     while ((err = rd_kafka_committed(rk, committed, METADATA_TIMEOUT_MS)) ==
                RD_KAFKA_RESP_ERR__TIMED_OUT &&
-           now_ms() - waited_since < COMMITTED_WAIT_MS && !stopping(p))
+           hf_clock_mono_ms() - waited_since < COMMITTED_WAIT_MS && !stopping(p))
         hf_log_warn("pipeline", "the committed offsets of the assigned partitions are not "
                     "stable yet (a previous owner's transaction is open): waiting");
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -2770,18 +2744,6 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
         {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
         {"auto.offset.reset", "earliest", HF_KAFKA_DEFAULT, NULL},
-        /*
-         * The partitions' fetch queues are forwarded to the one consumer
-         * queue, whose length librdkafka 2.0 checks against this per-partition
-         * threshold: past it, fetching backs off for a whole second, which
-         * starves a busy consumer of 100,000 messages. The memory bound stays
-         * queued.max.messages.kbytes, and past it the same pause comes: the
-         * queue it bounds must outlast two such pauses of the loop at full
-         * speed (~1M events/s of ~60 bytes: the default 64 MB did not,
-         * and a catch-up ran dry for a few hundred ms at a time).
-         */
-        {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
-        {"queued.max.messages.kbytes", "131072", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
          "hirefire commits offsets after their signals are delivered"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,
@@ -2814,7 +2776,7 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
             goto error;
     }
     size_t skip = p->opts.metrics != NULL ? 0 : 1;
-    rd_kafka_conf_t *conf = hf_kafka_conf_new(
+    rd_kafka_conf_t *conf = hf_kafka_consumer_conf_new(
         cfg, consumer_settings + skip,
         sizeof(consumer_settings) / sizeof(consumer_settings[0]) - skip, errstr, errstr_size);
     if (conf == NULL)
@@ -2951,10 +2913,10 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     }
     hf_log_info("pipeline", "consuming %zu topic(s) as group member, signals to %s",
                 p->ntopics, p->cfg->output_topic);
-    p->last_commit = now_ms();
-    int64_t closed = now_ms();
+    p->last_commit = hf_clock_mono_ms();
+    int64_t closed = hf_clock_mono_ms();
     while (!stopping(p)) {
-        int64_t polled_at = now_ms();
+        int64_t polled_at = hf_clock_mono_ms();
         /* Idle: wake up when max_idle_ms is over, not a poll later. */
         int64_t poll_ms = POLL_MS;
         if (p->opts.max_idle_ms > 0 && p->idle_since >= 0) {
@@ -2973,10 +2935,10 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
          * for commit.interval.ms. With the default linger 0, batches grow
          * with the load and an event waits for one batch at most.
          */
-        int64_t first = now_ms();
+        int64_t first = hf_clock_mono_ms();
         int64_t opened = (m != NULL && first - polled_at <= 1) ? closed : first;
         while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
-            int64_t now = now_ms();
+            int64_t now = hf_clock_mono_ms();
             int64_t open_left = p->cfg->commit_interval_ms - (now - first);
             if (open_left <= 0)
                 break;
@@ -2993,11 +2955,11 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
                 break;
         }
         rd_kafka_poll(p->producer, 0);
-        closed = now_ms();
+        closed = hf_clock_mono_ms();
         /* The last batch first: what follows reads its offsets and counts. */
         batch_finish(p);
         metrics_gauges(p, 0);
-        int64_t now = now_ms();
+        int64_t now = hf_clock_mono_ms();
         if (p->redis == NULL) {
             checkpoints_commit(p);
             if (now - p->last_commit >= p->cfg->commit_interval_ms)

@@ -104,8 +104,8 @@
 #include "config/config.h"
 #include "core/engine.h"
 #include "core/event.h"
-#include "ops/metrics.h"
 #include "core/stream.h"
+#include "ops/metrics.h"
 
 /*--- Input decoding (shared with the Kafka replay) -------------------------*/
 

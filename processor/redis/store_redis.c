@@ -20,9 +20,9 @@
 #include <hiredis.h>
 #include <xxhash.h>
 
+#include "redis/redis_scripts.h"
 #include "util/buf.h"
 #include "util/log.h"
-#include "redis/redis_scripts.h"
 
 #define URL_SYNTAX "expected redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"
 #define LOAD_WINDOW 128      /* buckets whose HGETALLs are in flight at once */
@@ -857,7 +857,7 @@ static hf_redis_status load_hash(const hf_redis_part *part, const hf_engine *eng
         }
         for (uint32_t k = 0; k < eng->n; k++)
             c->due[k] = hf_engine_due(eng, c, k, part->clock);
-        c->flags |= big ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL;
+        c->flags |= big ? HF_CUST_REDIS_BIG : HF_CUST_REDIS_SMALL;
         if (hf_memstore_insert(dst, c) != 0) {
             hf_customer_destroy(c);
             snprintf(err, n, "out of memory");
@@ -985,7 +985,7 @@ hf_redis_status hf_redis_get_customer(hf_redis *r, const hf_redis_part *part,
             hf_customer_destroy(c);
             st = HF_REDIS_ERROR;
         } else {
-            c->flags |= found ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL;
+            c->flags |= found ? HF_CUST_REDIS_BIG : HF_CUST_REDIS_SMALL;
             *out = c;
             if (key_out)
                 snprintf(key_out, key_out_size, "%s", keys[found]);
@@ -1170,8 +1170,8 @@ typedef struct grow_ctx {
 static void grow_add(void *opaque, hf_customer *c)
 {
     grow_ctx *g = opaque;
-    if (g->oom || (c->flags & HF_REDIS_IN_BATCH) ||
-        !(c->flags & (HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG)))
+    if (g->oom || (c->flags & HF_CUST_REDIS_BATCH) ||
+        !(c->flags & (HF_CUST_REDIS_SMALL | HF_CUST_REDIS_BIG)))
         return;
     uint32_t old = hf_redis_part_bucket(g->part, c->id, c->id_len);
     if (old >= g->b->split_from && old - g->b->split_from < g->b->nsplit &&
@@ -1215,12 +1215,12 @@ int hf_redis_batch_grow(hf_redis_batch *b, const hf_redis *r, const hf_redis_par
         b->custs[i].bucket = map_bucket(XXH3_64bits(b->custs[i].c->id,
                                                     b->custs[i].c->id_len),
                                         b->new_buckets, b->new_split);
-        b->custs[i].c->flags |= HF_REDIS_IN_BATCH;
+        b->custs[i].c->flags |= HF_CUST_REDIS_BATCH;
     }
     grow_ctx g = {b, r, part, 0};
     hf_memstore_foreach(store, grow_add, &g);
     for (size_t i = 0; i < mine; i++)
-        b->custs[i].c->flags &= ~HF_REDIS_IN_BATCH;
+        b->custs[i].c->flags &= ~HF_CUST_REDIS_BATCH;
     return g.oom ? -1 : (int)n;
 }
 
@@ -1460,11 +1460,11 @@ hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch
     for (size_t i = 0; i < b->ncusts; i++) {
         const bcust *e = &b->custs[i];
         ops[nops++] = (op){e->bucket, (uint8_t)e->big, 1, (uint32_t)i};
-        uint32_t other = e->big ? HF_REDIS_IN_SMALL : HF_REDIS_IN_BIG;
+        uint32_t other = e->big ? HF_CUST_REDIS_SMALL : HF_CUST_REDIS_BIG;
         if (e->c->flags & other)
             ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 2, (uint32_t)i};
         /* A stored customer moves (or stays) and is counted already. */
-        added += !(e->c->flags & (HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG));
+        added += !(e->c->flags & (HF_CUST_REDIS_SMALL | HF_CUST_REDIS_BIG));
     }
     for (uint32_t k = 0; k < b->nsplit; k++)
         for (uint8_t big = 0; big < 2; big++)
@@ -1898,8 +1898,8 @@ static hf_redis_status commit_result(hf_redis *r, hf_redis_part *part, hf_redis_
     }
     for (size_t i = 0; i < b->ncusts; i++) {
         hf_customer *c = b->custs[i].c;
-        c->flags = (c->flags & ~(HF_REDIS_IN_SMALL | HF_REDIS_IN_BIG)) |
-                   (b->custs[i].big ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL);
+        c->flags = (c->flags & ~(HF_CUST_REDIS_SMALL | HF_CUST_REDIS_BIG)) |
+                   (b->custs[i].big ? HF_CUST_REDIS_BIG : HF_CUST_REDIS_SMALL);
     }
     return HF_REDIS_OK;
 }

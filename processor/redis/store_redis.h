@@ -111,11 +111,6 @@
 #define HF_REDIS_DEFAULT_BUCKETS 1024u
 #define HF_REDIS_MAX_BUCKETS 1048576u
 
-/* Bits of hf_customer.flags that this store owns: where the customer is. */
-#define HF_REDIS_IN_SMALL 0x40000000u
-#define HF_REDIS_IN_BIG 0x80000000u
-#define HF_REDIS_IN_BATCH 0x10000000u /* used inside hf_redis_batch_grow only */
-
 typedef enum hf_redis_status {
     HF_REDIS_OK = 0,
     HF_REDIS_FENCED = 1,

@@ -14,10 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
 #include "core/store_memory.h"
+#include "util/buf.h"
+#include "util/clock.h"
 
 #define CHUNK (1u << 20)
 
@@ -76,13 +77,6 @@ static int next_line(reader *r, const char **line, size_t *len)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 typedef struct progress {
     int on;
     double started, last;
@@ -93,7 +87,7 @@ static void progress_tick(progress *p, uint64_t events, uint64_t pos)
 {
     if (!p->on || (events & 0x3fff) != 0)
         return;
-    double t = now_s();
+    double t = hf_clock_mono_s();
     if (t - p->last < 0.5)
         return;
     p->last = t;
@@ -399,7 +393,7 @@ int hf_replay_file(const hf_file_replay *r, hf_stream *st, char *errstr,
     rd.buf = malloc(rd.cap);
     progress pg = {0};
     pg.on = r->progress;
-    pg.started = pg.last = now_s();
+    pg.started = pg.last = hf_clock_mono_s();
     struct stat sb;
     if (!is_stdin && fstat(fileno(rd.f), &sb) == 0 && S_ISREG(sb.st_mode))
         pg.size = (uint64_t)sb.st_size;

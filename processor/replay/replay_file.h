@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "core/engine.h"
-#include "core/switch_signal.h"
 #include "core/stream.h"
+#include "core/switch_signal.h"
 
 typedef struct hf_file_replay {
     const char *input;        /* path or "-" */

@@ -22,11 +22,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/buf.h"
 #include "codec/codec_json.h"
 #include "kafka/kafka_conf.h"
-#include "util/log.h"
 #include "live/pipeline.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define POLL_MS 100
 #define QUERY_TIMEOUT_MS 10000
@@ -53,13 +54,6 @@ typedef struct replay {
     int32_t nstreams;
     hf_buf tmp;
 } replay;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Splits "a,b" into trimmed, non-empty parts. */
 static int split_topics(replay *r, const char *list, char *errstr, size_t errstr_size)
@@ -296,7 +290,7 @@ static int consume(replay *r, hf_pipeline_decoder *dec, char *errstr, size_t err
 {
     char why[512];
     uint64_t n = 0;
-    double started = now_s(), last = started;
+    double started = hf_clock_mono_s(), last = started;
     while (r->left > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, POLL_MS);
         if (m == NULL)
@@ -336,7 +330,7 @@ static int consume(replay *r, hf_pipeline_decoder *dec, char *errstr, size_t err
         }
         rd_kafka_message_destroy(m);
         if (r->opts->progress && (n & 0x3fff) == 0) {
-            double t = now_s();
+            double t = hf_clock_mono_s();
             if (t - last >= 0.5) {
                 last = t;
                 fprintf(stderr, "\r%12" PRIu64 " events  %10.0f events/s", n,
@@ -375,11 +369,6 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
     hf_kafka_setting settings[] = {
         {"group.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
         {"client.id", "hirefire-replay", HF_KAFKA_DEFAULT, NULL},
-        /* As in pipeline.c: librdkafka 2.0 compares the one consumer queue
-         * with this per-partition threshold and then backs off a second;
-         * past the byte bound too, so that is two seconds of work. */
-        {"queued.min.messages", "1000000", HF_KAFKA_DEFAULT, NULL},
-        {"queued.max.messages.kbytes", "131072", HF_KAFKA_DEFAULT, NULL},
         {"enable.auto.commit", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED, "a replay commits nothing"},
         {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
@@ -387,7 +376,7 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
         {"bootstrap.servers", opts->brokers ? opts->brokers : "", HF_KAFKA_OVERRIDE, NULL},
     };
     size_t nsettings = sizeof(settings) / sizeof(settings[0]) - (opts->brokers ? 0 : 1);
-    rd_kafka_conf_t *conf = hf_kafka_conf_new(cfg, settings, nsettings, errstr, errstr_size);
+    rd_kafka_conf_t *conf = hf_kafka_consumer_conf_new(cfg, settings, nsettings, errstr, errstr_size);
     if (conf == NULL)
         goto out;
     char why[512];

@@ -11,8 +11,8 @@
 
 #include "config/config.h"
 #include "core/engine.h"
-#include "core/switch_signal.h"
 #include "core/stream.h"
+#include "core/switch_signal.h"
 
 typedef struct hf_kafka_replay_opts {
     const char *topics;    /* "T" or "T1,T2" (co-partitioned) */

@@ -11,7 +11,8 @@
 #include <time.h>
 
 #include "util/buf.h"
-#include "codec/codec_json.h"
+#include "util/clock.h"
+#include "util/json_str.h"
 
 static hf_log_level g_level = HF_LOG_INFO;
 static int g_json = 0;
@@ -54,14 +55,14 @@ void hf_log(hf_log_level level, const char *component, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = hf_clock_wall_ms();
+    time_t secs = (time_t)(now / 1000);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     char when[96];
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+             tm.tm_min, tm.tm_sec, (long)(now % 1000));
     if (!g_json) {
         fprintf(stderr, "%s %s %s: %s\n", when, level_names[level], component, msg);
         return;

@@ -15,10 +15,10 @@
 
 #include <sys/stat.h>
 
-#include "util/buf.h"
 #include "codec/codec_avro.h"
 #include "codec/framing.h"
 #include "codec/registry.h"
+#include "util/buf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

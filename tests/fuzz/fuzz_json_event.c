@@ -7,8 +7,8 @@
  */
 #include "fuzz_common.h"
 
-#include "util/buf.h"
 #include "codec/codec_json.h"
+#include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,9 +23,9 @@
 #include "core/behaviour.h"
 #include "core/engine.h"
 #include "core/event.h"
-#include "core/switch_signal.h"
 #include "core/state.h"
 #include "core/stream.h"
+#include "core/switch_signal.h"
 
 #define D0 20000
 #define T(day, off) ((int64_t)(day) * HF_MS_PER_DAY + (int64_t)(off))

@@ -17,8 +17,8 @@
 #include <curl/curl.h>
 
 #include "ops/http.h"
-#include "util/log.h"
 #include "ops/metrics.h"
+#include "util/log.h"
 
 typedef struct reply {
     long status;

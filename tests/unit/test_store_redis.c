@@ -22,9 +22,9 @@
 
 #include "config/config.h"
 #include "core/engine.h"
-#include "util/log.h"
 #include "core/store_memory.h"
 #include "redis/store_redis.h"
+#include "util/log.h"
 
 #define D0 20000
 
@@ -416,9 +416,9 @@ static void test_commit_then_load_identical(void **state)
     assert_int_equal(part->customers, 6);
     assert_int_equal(hf_redis_part_applied(part, "events"), 41);
     assert_int_equal(hf_redis_part_applied(part, "returns"), 7);
-    assert_int_equal(cs[0]->flags, HF_REDIS_IN_SMALL);
-    assert_int_equal(cs[3]->flags, HF_REDIS_IN_BIG);
-    assert_int_equal(cs[5]->flags, HF_REDIS_IN_BIG);
+    assert_int_equal(cs[0]->flags, HF_CUST_REDIS_SMALL);
+    assert_int_equal(cs[3]->flags, HF_CUST_REDIS_BIG);
+    assert_int_equal(cs[5]->flags, HF_CUST_REDIS_BIG);
 
     /* What Redis holds is hf_state_encode's bytes, in the right hash. */
     redisContext *c = raw(srv.port);
@@ -467,7 +467,7 @@ static void test_commit_then_load_identical(void **state)
         assert_memory_equal(got, want, n);
         for (uint32_t k = 0; k < 2; k++)
             assert_int_equal(l->due[k], hf_engine_due(&eng, l, k, D0 + 27));
-        assert_int_equal(l->flags, (i == 3 || i == 5) ? HF_REDIS_IN_BIG : HF_REDIS_IN_SMALL);
+        assert_int_equal(l->flags, (i == 3 || i == 5) ? HF_CUST_REDIS_BIG : HF_CUST_REDIS_SMALL);
     }
     /* c1: one order on each of D0, D0+3, D0+6; at D0+27 both windows hold
      * all three. A target of the 90-day min-2 behaviour until D0+3 leaves
@@ -985,7 +985,7 @@ static void test_customer_moves_between_hashes(void **state)
     hf_redis_batch_clear(b);
     assert_int_equal(hf_redis_batch_customer(b, r, part, cu), 0);
     commit_ok(r, part, b);
-    assert_int_equal(cu->flags, HF_REDIS_IN_BIG);
+    assert_int_equal(cu->flags, HF_CUST_REDIS_BIG);
     assert_int_equal(stored(c, part, "mover", 0, buf, sizeof(buf)), 0);
     assert_true(stored(c, part, "mover", 1, buf, sizeof(buf)) > 64);
     assert_int_equal(part->customers, 1);
@@ -994,7 +994,7 @@ static void test_customer_moves_between_hashes(void **state)
     hf_redis_batch_clear(b);
     assert_int_equal(hf_redis_batch_customer(b, r, part, cu), 0);
     commit_ok(r, part, b);
-    assert_int_equal(cu->flags, HF_REDIS_IN_SMALL);
+    assert_int_equal(cu->flags, HF_CUST_REDIS_SMALL);
     assert_int_equal(stored(c, part, "mover", 1, buf, sizeof(buf)), 0);
     size_t n = stored(c, part, "mover", 0, buf, sizeof(buf));
     uint8_t want[512];
