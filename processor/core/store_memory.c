@@ -54,6 +54,7 @@ struct hf_memstore {
     int32_t max_due;
     expiry *batch;    /* the day being drained, sorted */
     size_t batch_n, batch_pos, batch_cap;
+    long fail_after;  /* -1, or the index's allocations that succeed before one fails */
 };
 
 hf_memstore *hf_memstore_new(uint32_t nbehaviours)
@@ -62,6 +63,7 @@ hf_memstore *hf_memstore_new(uint32_t nbehaviours)
     if (s == NULL)
         return NULL;
     s->nbeh = nbehaviours;
+    s->fail_after = -1;
     s->cap = 1024;
     s->slots = calloc(s->cap, sizeof(*s->slots));
     if (s->slots == NULL) {
@@ -208,13 +210,17 @@ hf_customer *hf_memstore_upsert_hashed(hf_memstore *s, uint64_t h, const char *i
     return c;
 }
 
+static int unlink_customer(hf_memstore *s, hf_customer *c);
+
 int hf_memstore_insert(hf_memstore *s, hf_customer *c)
 {
     if (put(s, key_hash(c->id, c->id_len), c) != 0)
         return -1;
     for (uint32_t b = 0; b < c->nbeh && b < s->nbeh; b++)
-        if (c->due[b] != HF_NO_DUE)
-            hf_memstore_set_due(s, c, b, c->due[b]);
+        if (c->due[b] != HF_NO_DUE && hf_memstore_set_due(s, c, b, c->due[b]) != 0) {
+            unlink_customer(s, c); /* the caller keeps c */
+            return -1;
+        }
     return 0;
 }
 
@@ -245,11 +251,17 @@ static int expiry_cmp(const void *pa, const void *pb)
     return a->b < b->b ? -1 : a->b > b->b;
 }
 
-static int bucket_push(bucket *k, expiry x)
+/* Whether this allocation of the index fails on purpose (hf_memstore_fail_index_alloc). */
+static int ix_fail(hf_memstore *s)
+{
+    return s->fail_after >= 0 && s->fail_after-- == 0;
+}
+
+static int bucket_push(hf_memstore *s, bucket *k, expiry x)
 {
     if (k->n == k->cap) {
         uint32_t cap = k->cap ? k->cap * 2 : 4;
-        expiry *v = realloc(k->v, cap * sizeof(*v));
+        expiry *v = ix_fail(s) ? NULL : realloc(k->v, cap * sizeof(*v));
         if (v == NULL)
             return -1;
         k->v = v;
@@ -259,64 +271,78 @@ static int bucket_push(bucket *k, expiry x)
     return 0;
 }
 
-/* Re-buckets everything into a ring of at least `need` days. */
+static void ring_free(bucket *ring, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        free(ring[i].v);
+    free(ring);
+}
+
+/*
+ * Re-buckets everything into a ring of at least `need` days. Returns 0, or
+ * -1 (out of memory) with the old ring in place.
+ */
 static int ring_grow(hf_memstore *s, int64_t need)
 {
     size_t size = s->ring_size ? s->ring_size : 64;
     while ((int64_t)size < need)
         size *= 2;
-    bucket *ring = calloc(size, sizeof(*ring));
+    bucket *ring = ix_fail(s) ? NULL : calloc(size, sizeof(*ring));
     if (ring == NULL)
         return -1;
     for (size_t i = 0; i < s->ring_size; i++) {
-        bucket *k = &s->ring[i];
+        const bucket *k = &s->ring[i];
         for (uint32_t j = 0; j < k->n; j++)
-            if (bucket_push(&ring[(uint32_t)k->v[j].due & (size - 1)], k->v[j]) != 0) {
-                free(ring); /* leaks the partial copy's arrays only on OOM */
+            if (bucket_push(s, &ring[(uint32_t)k->v[j].due & (size - 1)], k->v[j]) != 0) {
+                ring_free(ring, size);
                 return -1;
             }
-        free(k->v);
     }
-    free(s->ring);
+    ring_free(s->ring, s->ring_size);
     s->ring = ring;
     s->ring_size = size;
     return 0;
 }
 
-void hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
-                         int32_t due)
+int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b, int32_t due)
 {
-    c->due[b] = due;
-    if (due == HF_NO_DUE)
-        return;
-    if (s->pending == 0) {
-        s->min_due = s->max_due = due;
-    } else {
-        if (due < s->min_due)
-            s->min_due = due;
-        if (due > s->max_due)
-            s->max_due = due;
+    if (due == HF_NO_DUE) {
+        c->due[b] = due;
+        return 0;
     }
-    int64_t span = (int64_t)s->max_due - s->min_due + 1;
+    int32_t lo = due, hi = due;
+    if (s->pending > 0) {
+        lo = due < s->min_due ? due : s->min_due;
+        hi = due > s->max_due ? due : s->max_due;
+    }
+    int64_t span = (int64_t)hi - lo + 1;
     if ((int64_t)s->ring_size < span && ring_grow(s, span) != 0)
-        abort(); /* cannot keep the contract without the index */
-    if (bucket_push(&s->ring[(uint32_t)due & (s->ring_size - 1)], (expiry){due, b, c, id_key(c)}) != 0)
-        abort();
+        return -1;
+    if (bucket_push(s, &s->ring[(uint32_t)due & (s->ring_size - 1)],
+                    (expiry){due, b, c, id_key(c)}) != 0)
+        return -1;
+    s->min_due = lo;
+    s->max_due = hi;
     s->pending++;
+    c->due[b] = due;
+    return 0;
 }
 
-/* Moves the current entries of day `day` into the sorted batch. */
-static void take_day(hf_memstore *s, int32_t day)
+/*
+ * Moves the current entries of day `day` into the sorted batch. Returns 0,
+ * or -1 (out of memory) with the day's bucket untouched.
+ */
+static int take_day(hf_memstore *s, int32_t day)
 {
     bucket *k = &s->ring[(uint32_t)day & (s->ring_size - 1)];
-    s->batch_n = s->batch_pos = 0;
     if (k->n > s->batch_cap) {
-        expiry *v = realloc(s->batch, k->n * sizeof(*v));
+        expiry *v = ix_fail(s) ? NULL : realloc(s->batch, k->n * sizeof(*v));
         if (v == NULL)
-            abort();
+            return -1;
         s->batch = v;
         s->batch_cap = k->n;
     }
+    s->batch_n = s->batch_pos = 0;
     for (uint32_t j = 0; j < k->n; j++)
         if (k->v[j].c->due[k->v[j].b] == day) /* skip stale entries */
             s->batch[s->batch_n++] = k->v[j];
@@ -324,6 +350,7 @@ static void take_day(hf_memstore *s, int32_t day)
     k->n = 0;
     if (s->batch_n > 1)
         qsort(s->batch, s->batch_n, sizeof(*s->batch), expiry_cmp);
+    return 0;
 }
 
 int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
@@ -350,13 +377,17 @@ int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
         }
         if (s->pending == 0 || s->min_due > upto)
             return 0;
-        int32_t day = s->min_due;
-        s->min_due = day + 1;
-        take_day(s, day);
+        if (take_day(s, s->min_due) != 0)
+            return -1;
+        s->min_due++;
     }
 }
 
-void hf_memstore_remove(hf_memstore *s, hf_customer *c)
+/*
+ * Takes c out of the expiry index and the table without destroying it.
+ * Returns 1, or 0 when c is not in the table (its index entries go all the same).
+ */
+static int unlink_customer(hf_memstore *s, hf_customer *c)
 {
     for (size_t i = 0; i < s->ring_size; i++) {
         bucket *k = &s->ring[i];
@@ -376,15 +407,17 @@ void hf_memstore_remove(hf_memstore *s, hf_customer *c)
     size_t mask = s->cap - 1;
     size_t i = find_slot(s, h, c->id, c->id_len);
     if (s->slots[i].c != c)
-        return;
+        return 0;
     /* Backward-shift deletion keeps probe sequences intact. */
     size_t k = i;
     for (;;) {
         s->slots[i].c = NULL;
         for (;;) {
             k = (k + 1) & mask;
-            if (s->slots[k].c == NULL)
-                goto done;
+            if (s->slots[k].c == NULL) {
+                s->count--;
+                return 1;
+            }
             size_t home = (size_t)s->slots[k].hash & mask;
             /* Move k to i if its home is not cyclically in (i, k]. */
             if (i <= k ? (home <= i || home > k) : (home <= i && home > k))
@@ -393,9 +426,17 @@ void hf_memstore_remove(hf_memstore *s, hf_customer *c)
         s->slots[i] = s->slots[k];
         i = k;
     }
-done:
-    s->count--;
-    hf_customer_destroy(c);
+}
+
+void hf_memstore_fail_index_alloc(hf_memstore *s, long n)
+{
+    s->fail_after = n;
+}
+
+void hf_memstore_remove(hf_memstore *s, hf_customer *c)
+{
+    if (unlink_customer(s, c))
+        hf_customer_destroy(c);
 }
 
 size_t hf_memstore_count(const hf_memstore *s)

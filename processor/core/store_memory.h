@@ -38,7 +38,8 @@ hf_customer *hf_memstore_upsert_hashed(hf_memstore *s, uint64_t h, const char *i
                                        size_t len, int *created);
 /*
  * Inserts a customer built elsewhere (e.g. decoded from Redis); the store
- * takes ownership. Its due days are indexed. Returns -1 if the id exists.
+ * takes ownership. Its due days are indexed. Returns 0, or -1 if the id
+ * exists or when out of memory (then the caller keeps c).
  */
 int hf_memstore_insert(hf_memstore *s, hf_customer *c);
 /* Removes and destroys a customer (and its pending expiries). */
@@ -52,15 +53,22 @@ void hf_memstore_foreach(hf_memstore *s,
 
 /*
  * Sets c->due[b] to due (HF_NO_DUE to clear) and indexes it. Stale index
- * entries are skipped lazily.
+ * entries are skipped lazily. Returns 0, or -1 when out of memory (then
+ * c->due[b] and the index are as they were).
  */
-void hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
-                         int32_t due);
+int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
+                        int32_t due);
 /*
  * Pops the first pending expiry with due day <= upto. Returns 1 and fills
- * the out-parameters, or 0 when there is none.
+ * the out-parameters, 0 when there is none, or -1 when out of memory.
  */
 int hf_memstore_next_expiry(hf_memstore *s, int32_t upto, hf_customer **c,
                             uint32_t *b, int32_t *due);
+
+/*
+ * For tests: after `n` more allocations of the expiry index succeed, the
+ * next one fails (once). -1 turns this off.
+ */
+void hf_memstore_fail_index_alloc(hf_memstore *s, long n);
 
 #endif

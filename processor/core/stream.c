@@ -39,27 +39,32 @@ void hf_stream_count_invalid(hf_stream *st)
     st->stats.invalid++;
 }
 
-/* Indexes the due days of c that the engine changed. */
-static void reindex(hf_stream *st, hf_customer *c, const int32_t *old)
+/* Indexes the due days of c that the engine changed. 0, or -1 (out of memory). */
+static int reindex(hf_stream *st, hf_customer *c, const int32_t *old)
 {
     for (uint32_t b = 0; b < st->engine->n; b++)
-        if (c->due[b] != old[b])
-            hf_memstore_set_due(st->store, c, b, c->due[b]);
+        if (c->due[b] != old[b] && hf_memstore_set_due(st->store, c, b, c->due[b]) != 0)
+            return -1;
+    return 0;
 }
 
-void hf_stream_advance(hf_stream *st, int32_t day)
+int hf_stream_advance(hf_stream *st, int32_t day)
 {
     if (st->clock != HF_NO_CLOCK && day <= st->clock)
-        return;
+        return 0;
     hf_customer *c;
     uint32_t b;
     int32_t due;
-    while (hf_memstore_next_expiry(st->store, day, &c, &b, &due)) {
+    int got;
+    while ((got = hf_memstore_next_expiry(st->store, day, &c, &b, &due)) == 1) {
         hf_engine_expire(st->engine, c, b, due, count_signal, st);
-        if (c->due[b] != HF_NO_DUE)
-            hf_memstore_set_due(st->store, c, b, c->due[b]);
+        if (c->due[b] != HF_NO_DUE && hf_memstore_set_due(st->store, c, b, c->due[b]) != 0)
+            return -1;
     }
+    if (got < 0)
+        return -1;
     st->clock = day;
+    return 0;
 }
 
 int hf_stream_process(hf_stream *st, const hf_event *e)
@@ -86,8 +91,8 @@ int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h)
     hf_customer_remember(c, idh);
 
     /* Step 3: the clock, with the expiries due up to the event's day. */
-    int32_t d = hf_event_day(e->event_time);
-    hf_stream_advance(st, d);
+    if (hf_stream_advance(st, hf_event_day(e->event_time)) != 0)
+        return -1;
 
     /* Steps 4 and 5. */
     int32_t old[HF_MAX_BEHAVIOURS];
@@ -102,8 +107,7 @@ int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h)
         st->stats.late++;
     else
         st->stats.applied++;
-    reindex(st, c, old);
-    return 0;
+    return reindex(st, c, old);
 }
 
 void hf_stream_stats_add(hf_stream_stats *dst, const hf_stream_stats *src,

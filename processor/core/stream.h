@@ -50,8 +50,11 @@ int hf_stream_process(hf_stream *st, const hf_event *e);
 int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h);
 void hf_stream_count_invalid(hf_stream *st);
 
-/* Step 3 alone: moves the clock to `day` if later, processing expiries. */
-void hf_stream_advance(hf_stream *st, int32_t day);
+/*
+ * Step 3 alone: moves the clock to `day` if later, processing expiries.
+ * Returns 0, or -1 when out of memory (the clock stays where it was).
+ */
+int hf_stream_advance(hf_stream *st, int32_t day);
 
 /* Adds the counters of src to dst (for several streams, e.g. partitions). */
 void hf_stream_stats_add(hf_stream_stats *dst, const hf_stream_stats *src,

@@ -418,8 +418,10 @@ int hf_replay_file(const hf_file_replay *r, hf_stream *st, char *errstr,
     } else {
         rc = replay_json(r, st, &rd, &pg, errstr, errstr_size);
     }
-    if (rc == 0 && r->advance_to != HF_NO_CLOCK)
-        hf_stream_advance(st, r->advance_to);
+    if (rc == 0 && r->advance_to != HF_NO_CLOCK && hf_stream_advance(st, r->advance_to) != 0) {
+        snprintf(errstr, errstr_size, "out of memory advancing the clock (--advance-to)");
+        rc = -1;
+    }
 out:
     progress_done(&pg);
     free(rd.buf);

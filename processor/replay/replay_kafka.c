@@ -343,6 +343,28 @@ static int consume(replay *r, hf_pipeline_decoder *dec, char *errstr, size_t err
     return 0;
 }
 
+/*
+ * Moves each stream's clock to --advance-to when given, and sums the
+ * streams' counters and customers. Returns 0, or -1 (out of memory, errstr set).
+ */
+static int streams_finish(const replay *r, const hf_engine *eng, hf_stream_stats *stats,
+                          uint64_t *customers, char *errstr, size_t errstr_size)
+{
+    for (int32_t p = 0; p < r->nstreams; p++) {
+        if (!r->has_stream[p])
+            continue;
+        if (r->opts->advance_to != HF_NO_CLOCK &&
+            hf_stream_advance(&r->streams[p], r->opts->advance_to) != 0) {
+            snprintf(errstr, errstr_size,
+                     "out of memory advancing the clock of partition %" PRId32 " (--advance-to)", p);
+            return -1;
+        }
+        hf_stream_stats_add(stats, &r->streams[p].stats, eng->n);
+        *customers += hf_memstore_count(r->streams[p].store);
+    }
+    return 0;
+}
+
 int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
                     const hf_kafka_replay_opts *opts, hf_signal_fn emit,
                     void *opaque, hf_stream_stats *stats, uint64_t *customers,
@@ -431,14 +453,8 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
     }
     if (consume(&r, dec, errstr, errstr_size) != 0)
         goto out;
-    for (int32_t p = 0; p < r.nstreams; p++) {
-        if (!r.has_stream[p])
-            continue;
-        if (opts->advance_to != HF_NO_CLOCK)
-            hf_stream_advance(&r.streams[p], opts->advance_to);
-        hf_stream_stats_add(stats, &r.streams[p].stats, eng->n);
-        *customers += hf_memstore_count(r.streams[p].store);
-    }
+    if (streams_finish(&r, eng, stats, customers, errstr, errstr_size) != 0)
+        goto out;
     rc = 0;
 out:
     if (assign != NULL)

@@ -24,6 +24,7 @@
 #include "core/engine.h"
 #include "core/event.h"
 #include "core/state.h"
+#include "core/store_memory.h"
 #include "core/stream.h"
 #include "core/switch_signal.h"
 
@@ -902,6 +903,43 @@ static void test_advance(void **state)
     fx_free(f);
 }
 
+/*--- Out of memory in the expiry index -------------------------------------*/
+
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    hf_behaviour b = beh("repeat", 5, 2);
+    fx *f = fx_new(&b, 1);
+
+    /* The first due day needs the index's ring: the event fails. */
+    hf_memstore_fail_index_alloc(f->st.store, 0);
+    hf_event e;
+    memset(&e, 0, sizeof(e));
+    e.event_id = "p0";
+    e.event_id_len = 2;
+    e.type = HF_EVENT_PURCHASE;
+    e.customer_id = "z";
+    e.customer_id_len = 1;
+    e.order_id = "";
+    e.event_time = T(D0, 0);
+    e.amount_minor = 10;
+    snprintf(e.currency, sizeof(e.currency), "EUR");
+    e.items = 1;
+    assert_int_equal(hf_stream_process(&f->st, &e), -1);
+
+    pur(f, "p1", "a", D0, 0, 10, 1);
+    pur(f, "p2", "a", D0, 1, 20, 1);
+    /* Draining day D0 + 5 needs the batch: the clock stays, then moves. */
+    hf_memstore_fail_index_alloc(f->st.store, 0);
+    assert_int_equal(hf_stream_advance(&f->st, D0 + 5), -1);
+    assert_int_equal(f->st.clock, D0);
+    assert_int_equal(hf_stream_advance(&f->st, D0 + 5), 0);
+    assert_int_equal(f->st.clock, D0 + 5);
+    EXPECT(f, {0, "a", HIRE, PURCHASE, T(D0, 1), MET(2, 2, 30, 0, 0), 0, "p2"},
+           {0, "a", FIRE, EXPIRY, T(D0 + 5, 0), NOMET, HF_FAIL_MIN_ORDERS, NULL});
+    fx_free(f);
+}
+
 /*--- Signal ids -----------------------------------------------------------*/
 
 static void scenario(fx *f)
@@ -1163,6 +1201,7 @@ int main(void)
         cmocka_unit_test(test_return_ratio_infinite_and_zero),
         cmocka_unit_test(test_ties_on_the_same_day),
         cmocka_unit_test(test_advance),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_signal_ids_deterministic_and_distinct),
         cmocka_unit_test(test_engine_metrics_and_due),
         cmocka_unit_test(test_engine_due_skips_exits_without_change),
