@@ -104,7 +104,18 @@ static void emit_signal(void *opaque, const hf_signal *s)
         k->failed = 1;
 }
 
-int hf_cmd_replay(int argc, char **argv)
+/* The command line of `hirefire replay`. */
+typedef struct replay_args {
+    const char *input, *topic, *brokers, *from, *to;
+    const char *output, *format, *dl_path, *config_path;
+    int32_t advance_day; /* HF_NO_CLOCK without --advance-to */
+    int quiet;
+    char **xs; /* the -X values, owned */
+    size_t nxs;
+} replay_args;
+
+/* Parses the options into a (a->xs to free). Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, replay_args *a)
 {
     static const struct option opts[] = {
         {"input", required_argument, NULL, 'i'},
@@ -121,70 +132,206 @@ int hf_cmd_replay(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *input = NULL, *topic = NULL, *brokers = NULL, *from = NULL, *to = NULL;
-    const char *output = "-", *format = "json", *dl_path = NULL, *config_path = NULL;
     const char *advance = NULL;
-    int quiet = 0, opt;
-    char **xs = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nxs = 0;
-    if (xs == NULL)
-        return 1;
+    int opt;
+    a->output = "-";
+    a->format = "json";
+    a->advance_day = HF_NO_CLOCK;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":i:t:b:o:d:c:X:qh", opts, NULL)) != -1) {
         switch (opt) {
-        case 'i': input = optarg; break;
-        case 't': topic = optarg; break;
-        case 'b': brokers = optarg; break;
-        case 'F': from = optarg; break;
-        case 'T': to = optarg; break;
-        case 'o': output = optarg; break;
-        case 'f': format = optarg; break;
-        case 'd': dl_path = optarg; break;
+        case 'i': a->input = optarg; break;
+        case 't': a->topic = optarg; break;
+        case 'b': a->brokers = optarg; break;
+        case 'F': a->from = optarg; break;
+        case 'T': a->to = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'f': a->format = optarg; break;
+        case 'd': a->dl_path = optarg; break;
         case 'a': advance = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'X': xs[nxs++] = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': replay_usage(stdout); free(xs); return 0;
+        case 'c': a->config_path = optarg; break;
+        case 'X': a->xs[a->nxs++] = optarg; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': replay_usage(stdout); return 0;
         default:
-            free(xs);
             return hf_cli_option_error("replay", opt, argv);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "hirefire replay: unexpected argument \"%s\"\n", argv[optind]);
-        free(xs);
         return 2;
     }
-    if ((input == NULL) == (topic == NULL)) {
+    if ((a->input == NULL) == (a->topic == NULL)) {
         fprintf(stderr, "hirefire replay: give exactly one of --input FILE or --topic T "
                         "(see hirefire replay --help)\n");
-        free(xs);
         return 2;
     }
-    if (strcmp(format, "json") != 0 && strcmp(format, "avro") != 0) {
+    if (strcmp(a->format, "json") != 0 && strcmp(a->format, "avro") != 0) {
         fprintf(stderr, "hirefire replay: --output-format must be json or avro, got \"%s\"\n",
-                format);
-        free(xs);
+                a->format);
         return 2;
     }
-    int32_t advance_day = HF_NO_CLOCK;
-    if (advance != NULL && parse_day(advance, &advance_day) != 0) {
+    if (advance != NULL && parse_day(advance, &a->advance_day) != 0) {
         fprintf(stderr, "hirefire replay: --advance-to must be a date YYYY-MM-DD, got \"%s\"\n",
                 advance);
-        free(xs);
         return 2;
     }
-    if (input != NULL && (from != NULL || to != NULL || brokers != NULL)) {
+    if (a->input != NULL && (a->from != NULL || a->to != NULL || a->brokers != NULL)) {
         fprintf(stderr, "hirefire replay: --brokers, --from and --to go with --topic\n");
-        free(xs);
         return 2;
+    }
+    return -1;
+}
+
+/* Opens the signal output. Returns -1 to go on, else the exit status (nothing is open). */
+static int output_open(const replay_args *a, sink *k)
+{
+    char err[1024];
+    if (strcmp(a->format, "avro") == 0) {
+        if (strcmp(a->output, "-") == 0 && isatty(STDOUT_FILENO)) {
+            fprintf(stderr, "hirefire replay: not writing an Avro file to a terminal; use --output FILE\n");
+            return 2;
+        }
+        k->avro = hf_avro_signal_file_open(a->output, "deflate", err, sizeof(err));
+        if (k->avro == NULL) {
+            fprintf(stderr, "hirefire replay: cannot write \"%s\": %s\n", a->output, err);
+            return 1;
+        }
+        return -1;
+    }
+    k->out = strcmp(a->output, "-") == 0 ? stdout : fopen(a->output, "w");
+    if (k->out == NULL) {
+        fprintf(stderr, "hirefire replay: cannot write \"%s\": %m\n", a->output);
+        return 1;
+    }
+    return -1;
+}
+
+/* Opens the dead letters' file when --dead-letter asks for one. 0, or -1 after printing why. */
+static int dead_letters_open(const replay_args *a, FILE **dl)
+{
+    if (a->dl_path == NULL)
+        return 0;
+    *dl = strcmp(a->dl_path, "-") == 0 ? stderr : fopen(a->dl_path, "w");
+    if (*dl == NULL) {
+        fprintf(stderr, "hirefire replay: cannot write dead letters to \"%s\": %m\n",
+                a->dl_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Finishes the outputs; returns rc, or 1 when finishing them fails after a success. */
+static int sinks_close(const replay_args *a, sink *k, FILE *dl, int rc)
+{
+    char err[1024];
+    if (k->avro != NULL) {
+        if (hf_avro_writer_close(k->avro, err, sizeof(err)) != 0 && rc == 0) {
+            fprintf(stderr, "hirefire replay: cannot finish \"%s\": %s\n", a->output, err);
+            rc = 1;
+        }
+    }
+    if (k->out != NULL && fflush(k->out) != 0 && rc == 0) {
+        fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed: %m\n", a->output);
+        rc = 1;
+    }
+    if (k->out != NULL && k->out != stdout)
+        fclose(k->out);
+    if (dl != NULL && dl != stderr)
+        fclose(dl);
+    hf_buf_free(&k->buf);
+    return rc;
+}
+
+/* The file replay: one stream. Returns 0, or -1 after printing why. */
+static int replay_input(const replay_args *a, const hf_config *cfg, const hf_engine *eng,
+                        sink *k, FILE *dl, hf_stream_stats *total, uint64_t *customers)
+{
+    char err[1024];
+    hf_stream st;
+    if (hf_stream_init(&st, eng, emit_signal, k) != 0) {
+        fprintf(stderr, "hirefire replay: out of memory\n");
+        return -1;
+    }
+    hf_file_replay r = {
+        .input = a->input,
+        .dead_letter = dl,
+        .progress = !a->quiet && cfg->replay_progress && isatty(STDERR_FILENO),
+        .emit = emit_signal,
+        .opaque = k,
+        .advance_to = a->advance_day,
+    };
+    if (hf_replay_file(&r, &st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire replay: %s\n", err);
+        hf_stream_destroy(&st);
+        return -1;
+    }
+    *total = st.stats;
+    *customers = hf_memstore_count(st.store);
+    hf_stream_destroy(&st);
+    return 0;
+}
+
+/* The topic replay: a stream per partition. Returns 0, or -1 after printing why. */
+static int replay_topic(const replay_args *a, const hf_config *cfg, const hf_engine *eng,
+                        sink *k, FILE *dl, hf_stream_stats *total, uint64_t *customers)
+{
+    char err[1024];
+    hf_kafka_replay_opts ko = {
+        .topics = a->topic,
+        .brokers = a->brokers,
+        .from = a->from,
+        .to = a->to,
+        .dead_letter = dl,
+        .advance_to = a->advance_day,
+        .progress = !a->quiet && cfg->replay_progress && isatty(STDERR_FILENO),
+    };
+    if (hf_replay_kafka(cfg, eng, &ko, emit_signal, k, total, customers, err,
+                        sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire replay: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The replay and its summary. Returns 0, or -1 after printing why. */
+static int replay_run(const replay_args *a, const hf_config *cfg, const hf_engine *eng,
+                      sink *k, FILE *dl)
+{
+    double started = hf_clock_mono_s();
+    hf_stream_stats total;
+    memset(&total, 0, sizeof(total));
+    uint64_t customers = 0;
+    int rc = a->input != NULL ? replay_input(a, cfg, eng, k, dl, &total, &customers)
+                              : replay_topic(a, cfg, eng, k, dl, &total, &customers);
+    if (rc != 0)
+        return -1;
+    if (k->failed) {
+        fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed\n", a->output);
+        return -1;
+    }
+    if (!a->quiet)
+        hf_summary_print(stderr, "hirefire replay", eng, &total, customers,
+                         hf_clock_mono_s() - started);
+    return 0;
+}
+
+int hf_cmd_replay(int argc, char **argv)
+{
+    replay_args a = {0};
+    a.xs = calloc((size_t)argc + 1, sizeof(char *));
+    if (a.xs == NULL)
+        return 1;
+    int prc = parse_args(argc, argv, &a);
+    if (prc >= 0) {
+        free(a.xs);
+        return prc;
     }
 
     hf_config cfg;
-    char err[1024];
-    int lrc = hf_cli_load_config(&cfg, config_path, xs, nxs);
-    free(xs);
+    int lrc = hf_cli_load_config(&cfg, a.config_path, a.xs, a.nxs);
+    free(a.xs);
     if (lrc != 0) {
         hf_config_destroy(&cfg);
         return lrc;
@@ -193,102 +340,15 @@ int hf_cmd_replay(int argc, char **argv)
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);
 
-    int rc = 1;
     sink k = {0};
+    int orc = output_open(&a, &k);
+    if (orc >= 0) {
+        hf_config_destroy(&cfg);
+        return orc;
+    }
     FILE *dl = NULL;
-    if (strcmp(format, "avro") == 0) {
-        if (strcmp(output, "-") == 0 && isatty(STDOUT_FILENO)) {
-            fprintf(stderr, "hirefire replay: not writing an Avro file to a terminal; use --output FILE\n");
-            hf_config_destroy(&cfg);
-            return 2;
-        }
-        k.avro = hf_avro_signal_file_open(output, "deflate", err, sizeof(err));
-        if (k.avro == NULL) {
-            fprintf(stderr, "hirefire replay: cannot write \"%s\": %s\n", output, err);
-            hf_config_destroy(&cfg);
-            return 1;
-        }
-    } else {
-        k.out = strcmp(output, "-") == 0 ? stdout : fopen(output, "w");
-        if (k.out == NULL) {
-            fprintf(stderr, "hirefire replay: cannot write \"%s\": %m\n", output);
-            hf_config_destroy(&cfg);
-            return 1;
-        }
-    }
-    if (dl_path != NULL) {
-        dl = strcmp(dl_path, "-") == 0 ? stderr : fopen(dl_path, "w");
-        if (dl == NULL) {
-            fprintf(stderr, "hirefire replay: cannot write dead letters to \"%s\": %m\n", dl_path);
-            goto out;
-        }
-    }
-
-    double started = hf_clock_mono_s();
-    hf_stream_stats total;
-    memset(&total, 0, sizeof(total));
-    uint64_t customers = 0;
-    if (input != NULL) {
-        hf_stream st;
-        if (hf_stream_init(&st, &eng, emit_signal, &k) != 0) {
-            fprintf(stderr, "hirefire replay: out of memory\n");
-            goto out;
-        }
-        hf_file_replay r = {
-            .input = input,
-            .dead_letter = dl,
-            .progress = !quiet && cfg.replay_progress && isatty(STDERR_FILENO),
-            .emit = emit_signal,
-            .opaque = &k,
-            .advance_to = advance_day,
-        };
-        if (hf_replay_file(&r, &st, err, sizeof(err)) != 0) {
-            fprintf(stderr, "hirefire replay: %s\n", err);
-            hf_stream_destroy(&st);
-            goto out;
-        }
-        total = st.stats;
-        customers = hf_memstore_count(st.store);
-        hf_stream_destroy(&st);
-    } else {
-        hf_kafka_replay_opts ko = {
-            .topics = topic,
-            .brokers = brokers,
-            .from = from,
-            .to = to,
-            .dead_letter = dl,
-            .advance_to = advance_day,
-            .progress = !quiet && cfg.replay_progress && isatty(STDERR_FILENO),
-        };
-        if (hf_replay_kafka(&cfg, &eng, &ko, emit_signal, &k, &total, &customers, err,
-                            sizeof(err)) != 0) {
-            fprintf(stderr, "hirefire replay: %s\n", err);
-            goto out;
-        }
-    }
-    if (k.failed) {
-        fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed\n", output);
-        goto out;
-    }
-    if (!quiet)
-        hf_summary_print(stderr, "hirefire replay", &eng, &total, customers, hf_clock_mono_s() - started);
-    rc = 0;
-out:
-    if (k.avro != NULL) {
-        if (hf_avro_writer_close(k.avro, err, sizeof(err)) != 0 && rc == 0) {
-            fprintf(stderr, "hirefire replay: cannot finish \"%s\": %s\n", output, err);
-            rc = 1;
-        }
-    }
-    if (k.out != NULL && fflush(k.out) != 0 && rc == 0) {
-        fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed: %m\n", output);
-        rc = 1;
-    }
-    if (k.out != NULL && k.out != stdout)
-        fclose(k.out);
-    if (dl != NULL && dl != stderr)
-        fclose(dl);
-    hf_buf_free(&k.buf);
+    int rc = dead_letters_open(&a, &dl) == 0 && replay_run(&a, &cfg, &eng, &k, dl) == 0 ? 0 : 1;
+    rc = sinks_close(&a, &k, dl, rc);
     hf_config_destroy(&cfg);
     return rc;
 }

@@ -102,7 +102,17 @@ static void run_usage(FILE *out)
     hf_config_print_help(out);
 }
 
-int hf_cmd_run(int argc, char **argv)
+/* The command line of `hirefire run`. */
+typedef struct run_args {
+    const char *config_path;
+    int64_t max_idle_ms;
+    int quiet;
+    char **xs; /* the -X values, owned */
+    size_t nxs;
+} run_args;
+
+/* Parses the options into a (a->xs to free). Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, run_args *a)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -111,46 +121,108 @@ int hf_cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
-    int64_t max_idle_ms = 0;
     uint64_t idle;
-    int quiet = 0, opt;
-    char **xs = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nxs = 0;
-    if (xs == NULL)
-        return 1;
+    int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:X:qh", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'X': xs[nxs++] = optarg; break;
-        case 'q': quiet = 1; break;
+        case 'c': a->config_path = optarg; break;
+        case 'X': a->xs[a->nxs++] = optarg; break;
+        case 'q': a->quiet = 1; break;
         case 'I':
             if (hf_cli_parse_u64(optarg, 1, INT64_MAX, &idle) != 0) {
                 fprintf(stderr, "hirefire run: --max-idle-ms must be an integer >= 1, got \"%s\"\n",
                         optarg);
-                free(xs);
                 return 2;
             }
-            max_idle_ms = (int64_t)idle;
+            a->max_idle_ms = (int64_t)idle;
             break;
-        case 'h': run_usage(stdout); free(xs); return 0;
+        case 'h': run_usage(stdout); return 0;
         default:
-            free(xs);
             return hf_cli_option_error("run", opt, argv);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "hirefire run: unexpected argument \"%s\"\n", argv[optind]);
-        free(xs);
         return 2;
+    }
+    return -1;
+}
+
+/*
+ * Starts the operations endpoint when http.listen is set: liveness while the
+ * pipeline connects. Returns 0, or 1 after printing why.
+ */
+static int endpoint_start(const hf_config *cfg, readiness *ready, hf_metrics **metrics,
+                          hf_http **http)
+{
+    char err[1024];
+    if (cfg->http_listen[0] == '\0')
+        return 0;
+    *metrics = hf_metrics_new();
+    if (*metrics == NULL || hf_metrics_build_info(*metrics) == NULL) {
+        fprintf(stderr, "hirefire run: out of memory\n");
+        hf_metrics_destroy(*metrics);
+        *metrics = NULL;
+        return 1;
+    }
+    *http = hf_http_start(cfg->http_listen, *metrics, ready_cb, ready, err, sizeof(err));
+    if (*http == NULL) {
+        fprintf(stderr, "hirefire run: %s\n", err);
+        hf_metrics_destroy(*metrics);
+        *metrics = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static void signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A write to a closed Redis connection (hiredis does not ask for
+     * MSG_NOSIGNAL) must fail with EPIPE, not kill the process: the store
+     * then sees the outage and waits it out. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void summary_print(hf_pipeline *p, const hf_engine *eng, double started)
+{
+    hf_stream_stats stats;
+    hf_pipeline_counters c;
+    uint64_t customers;
+    hf_pipeline_stats(p, &stats, &c, &customers);
+    hf_summary_print(stderr, "hirefire run", eng, &stats, customers, hf_clock_mono_s() - started);
+    fprintf(stderr,
+            "hirefire run: %" PRIu64 " messages (%" PRIu64 " re-read), %" PRIu64
+            " signals, %" PRIu64 " dead letters, %" PRIu64 " in a foreign partition, %"
+            PRIu64 " commits\n",
+            c.messages, c.restored, c.signals, c.dead_letters, c.wrong_partition,
+            c.commits);
+}
+
+int hf_cmd_run(int argc, char **argv)
+{
+    run_args a = {0};
+    a.xs = calloc((size_t)argc + 1, sizeof(char *));
+    if (a.xs == NULL)
+        return 1;
+    int prc = parse_args(argc, argv, &a);
+    if (prc >= 0) {
+        free(a.xs);
+        return prc;
     }
 
     hf_config cfg;
     char err[1024];
-    int lrc = hf_cli_load_config(&cfg, config_path, xs, nxs);
-    free(xs);
+    int lrc = hf_cli_load_config(&cfg, a.config_path, a.xs, a.nxs);
+    free(a.xs);
     if (lrc != 0) {
         hf_config_destroy(&cfg);
         return lrc;
@@ -163,29 +235,16 @@ int hf_cmd_run(int argc, char **argv)
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);
 
-    /* The endpoint first: liveness while the pipeline connects. */
     hf_metrics *metrics = NULL;
     hf_http *http = NULL;
     readiness ready;
     atomic_init(&ready.pipeline, NULL);
-    if (cfg.http_listen[0] != '\0') {
-        metrics = hf_metrics_new();
-        if (metrics == NULL || hf_metrics_build_info(metrics) == NULL) {
-            fprintf(stderr, "hirefire run: out of memory\n");
-            hf_metrics_destroy(metrics);
-            hf_config_destroy(&cfg);
-            return 1;
-        }
-        http = hf_http_start(cfg.http_listen, metrics, ready_cb, &ready, err, sizeof(err));
-        if (http == NULL) {
-            fprintf(stderr, "hirefire run: %s\n", err);
-            hf_metrics_destroy(metrics);
-            hf_config_destroy(&cfg);
-            return 1;
-        }
+    if (endpoint_start(&cfg, &ready, &metrics, &http) != 0) {
+        hf_config_destroy(&cfg);
+        return 1;
     }
 
-    hf_pipeline_opts po = {.max_idle_ms = max_idle_ms, .stop = &stop_requested,
+    hf_pipeline_opts po = {.max_idle_ms = a.max_idle_ms, .stop = &stop_requested,
                            .metrics = metrics};
     hf_pipeline *p = hf_pipeline_new(&cfg, &eng, &po, err, sizeof(err));
     if (p == NULL) {
@@ -196,36 +255,14 @@ int hf_cmd_run(int argc, char **argv)
         return 1;
     }
     atomic_store(&ready.pipeline, p);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* A write to a closed Redis connection (hiredis does not ask for
-     * MSG_NOSIGNAL) must fail with EPIPE, not kill the process: the store
-     * then sees the outage and waits it out. */
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    signals_install();
 
     double started = hf_clock_mono_s();
     int rc = hf_pipeline_run(p, err, sizeof(err)) == 0 ? 0 : 1;
     if (rc != 0)
         fprintf(stderr, "hirefire run: %s\n", err);
-    if (!quiet) {
-        hf_stream_stats stats;
-        hf_pipeline_counters c;
-        uint64_t customers;
-        hf_pipeline_stats(p, &stats, &c, &customers);
-        hf_summary_print(stderr, "hirefire run", &eng, &stats, customers, hf_clock_mono_s() - started);
-        fprintf(stderr,
-                "hirefire run: %" PRIu64 " messages (%" PRIu64 " re-read), %" PRIu64
-                " signals, %" PRIu64 " dead letters, %" PRIu64 " in a foreign partition, %"
-                PRIu64 " commits\n",
-                c.messages, c.restored, c.signals, c.dead_letters, c.wrong_partition,
-                c.commits);
-    }
+    if (!a.quiet)
+        summary_print(p, &eng, started);
     hf_http_stop(http); /* no more readiness calls: the pipeline may go */
     atomic_store(&ready.pipeline, NULL);
     hf_pipeline_destroy(p);
