@@ -284,90 +284,106 @@ static uint64_t get_varint(rd *r)
     return 0;
 }
 
-int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
-                    char *errstr, size_t errstr_size)
+/* A state being decoded: nothing of the customer changes until it is whole. */
+typedef struct decoded {
+    uint32_t target;
+    uint32_t flips[256];
+    uint64_t nrecent;
+    uint64_t recent[HF_RECENT_IDS];
+    uint64_t ndays;
+    hf_day_agg *days; /* NULL when ndays is 0 */
+} decoded;
+
+/* The version, the behaviours, the target bits and the flips. 0, or -1 with errstr. */
+static inline __attribute__((always_inline)) int
+decode_head(rd *r, const hf_customer *c, decoded *d, char *errstr, size_t errstr_size)
 {
-    rd r = {buf, len, 0, 0};
-    if (len == 0) {
-        snprintf(errstr, errstr_size, "state is empty");
-        return -1;
-    }
-    uint8_t version = buf[r.pos++];
+    uint8_t version = r->p[r->pos++];
     if (version != HF_STATE_VERSION) {
         snprintf(errstr, errstr_size, "state version %u is not supported (expected %u)",
                  version, HF_STATE_VERSION);
         return -1;
     }
-    uint64_t nbeh = get_varint(&r);
-    if (!r.err && nbeh != c->nbeh) {
+    uint64_t nbeh = get_varint(r);
+    if (!r->err && nbeh != c->nbeh) {
         snprintf(errstr, errstr_size,
                  "state has %llu behaviours, the configuration has %u",
                  (unsigned long long)nbeh, c->nbeh);
         return -1;
     }
-    uint32_t target = (uint32_t)get_varint(&r);
-    uint32_t flips[256];
-    for (uint32_t b = 0; b < nbeh && !r.err; b++)
-        flips[b] = (uint32_t)get_varint(&r);
-    uint64_t nrecent = get_varint(&r);
-    if (!r.err && nrecent > HF_RECENT_IDS) {
+    d->target = (uint32_t)get_varint(r);
+    for (uint32_t b = 0; b < nbeh && !r->err; b++)
+        d->flips[b] = (uint32_t)get_varint(r);
+    return 0;
+}
+
+/* The event-id hashes, oldest first. 0, or -1 with errstr. */
+static inline __attribute__((always_inline)) int
+decode_recent(rd *r, decoded *d, char *errstr, size_t errstr_size)
+{
+    d->nrecent = get_varint(r);
+    if (!r->err && d->nrecent > HF_RECENT_IDS) {
         snprintf(errstr, errstr_size, "state is corrupt: %llu recent ids",
-                 (unsigned long long)nrecent);
+                 (unsigned long long)d->nrecent);
         return -1;
     }
-    if (!r.err && r.len - r.pos < nrecent * ID_HASH_BYTES)
-        r.err = 1;
-    uint64_t recent[HF_RECENT_IDS];
-    for (uint32_t k = 0; k < nrecent && !r.err; k++) {
+    if (!r->err && r->len - r->pos < d->nrecent * ID_HASH_BYTES)
+        r->err = 1;
+    for (uint32_t k = 0; k < d->nrecent && !r->err; k++) {
         uint64_t h = 0;
         for (int j = 0; j < ID_HASH_BYTES; j++)
-            h |= (uint64_t)r.p[r.pos++] << (8 * j);
-        recent[k] = h;
+            h |= (uint64_t)r->p[r->pos++] << (8 * j);
+        d->recent[k] = h;
     }
-    uint64_t ndays = get_varint(&r);
-    if (!r.err && ndays > r.len - r.pos) { /* each day takes >= 3 bytes */
-        r.err = 1;
-    }
-    hf_day_agg *days = NULL;
-    if (!r.err && ndays > 0) {
-        days = calloc(ndays, sizeof(*days));
-        if (days == NULL) {
+    return 0;
+}
+
+/*
+ * The day aggregates, into d->days (allocated here; the caller frees it
+ * on any error). 0, or -1 with errstr.
+ */
+static inline __attribute__((always_inline)) int
+decode_days(rd *r, decoded *d, char *errstr, size_t errstr_size)
+{
+    d->ndays = get_varint(r);
+    if (!r->err && d->ndays > r->len - r->pos) /* each day takes >= 3 bytes */
+        r->err = 1;
+    if (!r->err && d->ndays > 0) {
+        d->days = calloc(d->ndays, sizeof(*d->days));
+        if (d->days == NULL) {
             snprintf(errstr, errstr_size, "out of memory");
             return -1;
         }
     }
     int64_t prev = 0;
-    for (uint64_t i = 0; i < ndays && !r.err; i++) {
-        hf_day_agg *a = &days[i];
-        uint64_t raw = get_varint(&r);
-        if (r.err)
+    for (uint64_t i = 0; i < d->ndays && !r->err; i++) {
+        hf_day_agg *a = &d->days[i];
+        uint64_t raw = get_varint(r);
+        if (r->err)
             break;
         if (i > 0 && raw > (uint64_t)UINT32_MAX) {
-            free(days);
             snprintf(errstr, errstr_size, "state is corrupt: day gap %llu",
                      (unsigned long long)raw);
             return -1;
         }
         int64_t day = i == 0 ? unzigzag(raw) : prev + (int64_t)raw;
         if (day > INT32_MAX || day < INT32_MIN || (i > 0 && day <= prev)) {
-            free(days);
             snprintf(errstr, errstr_size, "state is corrupt: day %lld out of order",
                      (long long)day);
             return -1;
         }
         a->day = (int32_t)day;
         prev = day;
-        a->orders = (uint32_t)get_varint(&r);
-        a->returns = (uint32_t)get_varint(&r);
+        a->orders = (uint32_t)get_varint(r);
+        a->returns = (uint32_t)get_varint(r);
         uint64_t items = 0, gross = 0, returned = 0;
         if (a->orders > 0) {
-            items = get_varint(&r);
-            gross = get_varint(&r);
+            items = get_varint(r);
+            gross = get_varint(r);
         }
         if (a->returns > 0)
-            returned = get_varint(&r);
+            returned = get_varint(r);
         if (items > INT64_MAX || gross > INT64_MAX || returned > INT64_MAX) {
-            free(days);
             snprintf(errstr, errstr_size, "state is corrupt: an amount of day %lld is out of range",
                      (long long)day);
             return -1;
@@ -376,48 +392,79 @@ int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
         a->gross_minor = (int64_t)gross;
         a->returned_minor = (int64_t)returned;
     }
-    if (r.err) {
-        free(days);
-        snprintf(errstr, errstr_size, "state is truncated (%zu bytes)", len);
-        return -1;
-    }
-    if (r.pos != len) {
-        free(days);
-        snprintf(errstr, errstr_size, "state has %zu trailing bytes", len - r.pos);
-        return -1;
-    }
+    return 0;
+}
+
+/*
+ * Replaces the customer's state with the decoded one (which gives up its
+ * days). 0, or -1 (out of memory, errstr set, the customer unchanged).
+ */
+static inline __attribute__((always_inline)) int
+decode_install(hf_customer *c, decoded *d, char *errstr, size_t errstr_size)
+{
     uint64_t *ring = c->inline_recent;
-    if (nrecent > HF_INLINE_RECENT) {
+    if (d->nrecent > HF_INLINE_RECENT) {
         ring = malloc(HF_RECENT_IDS * sizeof(*ring));
         if (ring == NULL) {
-            free(days);
             snprintf(errstr, errstr_size, "out of memory");
             return -1;
         }
     }
     free_days(c);
     free_recent(c);
-    if (ndays <= HF_INLINE_DAYS) {
-        if (ndays > 0)
-            memcpy(c->inline_days, days, ndays * sizeof(*days));
-        free(days);
+    if (d->ndays <= HF_INLINE_DAYS) {
+        if (d->ndays > 0)
+            memcpy(c->inline_days, d->days, d->ndays * sizeof(*d->days));
+        free(d->days);
         c->days = c->inline_days;
         c->days_cap = HF_INLINE_DAYS;
     } else {
-        c->days = days;
-        c->days_cap = (uint32_t)ndays;
+        c->days = d->days;
+        c->days_cap = (uint32_t)d->ndays;
     }
-    c->ndays = (uint32_t)ndays;
-    if (nrecent > 0)
-        memcpy(ring, recent, nrecent * sizeof(*ring));
+    d->days = NULL;
+    c->ndays = (uint32_t)d->ndays;
+    if (d->nrecent > 0)
+        memcpy(ring, d->recent, d->nrecent * sizeof(*ring));
     c->recent = ring;
-    c->nrecent = (uint8_t)nrecent;
+    c->nrecent = (uint8_t)d->nrecent;
     c->recent_cap = ring == c->inline_recent ? HF_INLINE_RECENT : HF_RECENT_IDS;
     c->recent_pos = 0;
-    c->target = target;
+    c->target = d->target;
     for (uint32_t b = 0; b < c->nbeh; b++) {
-        c->flips[b] = flips[b];
+        c->flips[b] = d->flips[b];
         c->due[b] = HF_NO_DUE;
     }
     return 0;
+}
+
+int hf_state_decode(hf_customer *c, const uint8_t *buf, size_t len,
+                    char *errstr, size_t errstr_size)
+{
+    rd r = {buf, len, 0, 0};
+    if (len == 0) {
+        snprintf(errstr, errstr_size, "state is empty");
+        return -1;
+    }
+    decoded d;
+    d.days = NULL;
+    if (decode_head(&r, c, &d, errstr, errstr_size) != 0 ||
+        decode_recent(&r, &d, errstr, errstr_size) != 0)
+        return -1;
+    if (decode_days(&r, &d, errstr, errstr_size) != 0)
+        goto fail;
+    if (r.err) {
+        snprintf(errstr, errstr_size, "state is truncated (%zu bytes)", len);
+        goto fail;
+    }
+    if (r.pos != len) {
+        snprintf(errstr, errstr_size, "state has %zu trailing bytes", len - r.pos);
+        goto fail;
+    }
+    if (decode_install(c, &d, errstr, errstr_size) != 0)
+        goto fail;
+    return 0;
+fail:
+    free(d.days);
+    return -1;
 }
