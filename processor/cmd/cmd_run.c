@@ -1,7 +1,7 @@
 /*
- * cmd_run.c - `hirefire run`: process the input topics live (pipeline.h)
+ * cmd_run.c - `hirefire run`: process the input topics live (live/pipeline.h)
  * until SIGINT/SIGTERM (or --max-idle-ms), then print the run summary; the
- * operations endpoint (http.h: /metrics, /healthz, /readyz) on http.listen.
+ * operations endpoint (ops/http.h: /metrics, /healthz, /readyz) on http.listen.
  */
 #include <getopt.h>
 #include <inttypes.h>

@@ -144,11 +144,10 @@ void hf_memstore_prefetch(const hf_memstore *s, uint64_t h, int stage)
     }
     /*
      * The customer is in the first slot from home whose hash matches, or
-     * absent when an empty slot comes first. Looking at the home slot
-     * alone missed every customer further along its probe sequence (a
-     * large part, at loads up to 0.7), whose lookups then waited for
-     * memory: a file replay took 8% longer. Past PREFETCH_PROBES slots
-     * the lookup finds it itself.
+     * absent when an empty slot comes first. The prefetch follows the
+     * probe sequence, not the home slot alone: at loads up to 0.7 a large
+     * part of the customers sit further along it, and their lookups would
+     * wait for memory. Past PREFETCH_PROBES slots the lookup finds it itself.
      */
     const hf_customer *c = NULL;
     for (size_t k = 0; k < PREFETCH_PROBES; k++) {

@@ -1,6 +1,8 @@
-/* Clock helpers: the monotonic clock for intervals and timeouts, the wall
- * clock for timestamps that leave the process. Every module reads time through
- * these, never through clock_gettime directly. */
+/*
+ * clock.h - clock helpers: the monotonic clock for intervals and timeouts, the
+ * wall clock for timestamps that leave the process. Every module reads time
+ * through these, never through clock_gettime directly.
+ */
 #ifndef HF_CLOCK_H
 #define HF_CLOCK_H
 
