@@ -303,12 +303,12 @@ static int ring_grow(hf_memstore *s, int64_t need)
     return 0;
 }
 
-int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b, int32_t due)
+/*
+ * Widens the span of pending due days to take `due`, growing the ring when
+ * the span outgrows it. Returns 0, or -1 (out of memory) with nothing changed.
+ */
+static int widen(hf_memstore *s, int32_t due)
 {
-    if (due == HF_NO_DUE) {
-        c->due[b] = due;
-        return 0;
-    }
     int32_t lo = due, hi = due;
     if (s->pending > 0) {
         lo = due < s->min_due ? due : s->min_due;
@@ -317,11 +317,22 @@ int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b, int32_t due)
     int64_t span = (int64_t)hi - lo + 1;
     if ((int64_t)s->ring_size < span && ring_grow(s, span) != 0)
         return -1;
-    if (bucket_push(s, &s->ring[(uint32_t)due & (s->ring_size - 1)],
-                    (expiry){due, b, c, id_key(c)}) != 0)
-        return -1;
     s->min_due = lo;
     s->max_due = hi;
+    return 0;
+}
+
+int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b, int32_t due)
+{
+    if (due == HF_NO_DUE) {
+        c->due[b] = due;
+        return 0;
+    }
+    if ((s->pending == 0 || due < s->min_due || due > s->max_due) && widen(s, due) != 0)
+        return -1;
+    if (bucket_push(s, &s->ring[(uint32_t)due & (s->ring_size - 1)],
+                    (expiry){due, b, c, id_key(c)}) != 0)
+        return -1; /* the span may stay wider: it bounds the pending days all the same */
     s->pending++;
     c->due[b] = due;
     return 0;

@@ -54,7 +54,7 @@ void hf_memstore_foreach(hf_memstore *s,
 /*
  * Sets c->due[b] to due (HF_NO_DUE to clear) and indexes it. Stale index
  * entries are skipped lazily. Returns 0, or -1 when out of memory (then
- * c->due[b] and the index are as they were).
+ * c->due[b] and the index's entries are as they were).
  */
 int hf_memstore_set_due(hf_memstore *s, hf_customer *c, uint32_t b,
                         int32_t due);

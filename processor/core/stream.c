@@ -48,10 +48,9 @@ static int reindex(hf_stream *st, hf_customer *c, const int32_t *old)
     return 0;
 }
 
-int hf_stream_advance(hf_stream *st, int32_t day)
+/* Step 3 past the clock: the expiries due up to `day`, then the clock. */
+static int expire_until(hf_stream *st, int32_t day)
 {
-    if (st->clock != HF_NO_CLOCK && day <= st->clock)
-        return 0;
     hf_customer *c;
     uint32_t b;
     int32_t due;
@@ -65,6 +64,19 @@ int hf_stream_advance(hf_stream *st, int32_t day)
         return -1;
     st->clock = day;
     return 0;
+}
+
+/* Step 3; most events do not move the clock, so this test is inlined. */
+static inline int advance(hf_stream *st, int32_t day)
+{
+    if (st->clock != HF_NO_CLOCK && day <= st->clock)
+        return 0;
+    return expire_until(st, day);
+}
+
+int hf_stream_advance(hf_stream *st, int32_t day)
+{
+    return advance(st, day);
 }
 
 int hf_stream_process(hf_stream *st, const hf_event *e)
@@ -91,7 +103,7 @@ int hf_stream_process_hashed(hf_stream *st, const hf_event *e, uint64_t h)
     hf_customer_remember(c, idh);
 
     /* Step 3: the clock, with the expiries due up to the event's day. */
-    if (hf_stream_advance(st, hf_event_day(e->event_time)) != 0)
+    if (advance(st, hf_event_day(e->event_time)) != 0)
         return -1;
 
     /* Steps 4 and 5. */
