@@ -123,7 +123,8 @@ const key_def hf_config_keys[] = {
              "Larger batches catch up faster: fewer transactions, and a "
              "customer with several events in a batch is written to Redis "
              "once; but each partition's batch is one Redis transaction, "
-             "which holds Redis for ~0.5-1 us per changed customer."},
+             "which holds Redis for a time proportional to the customers it "
+             "changes."},
     {.key = "shutdown.timeout.ms", .kind = K_FIXED, .type = V_DURATION,
      .def = "10000", .min = 0, .max = HOUR_MS, .off = CFG(shutdown_timeout_ms),
      .help = "On SIGINT/SIGTERM, how long to wait for the open batch and "
