@@ -1,8 +1,8 @@
 /*
  * config_int.h - what the files of the config module share: the settings
- * table's entry type (config_table.c), value parsing and checks
- * (config_values.c), where values came from (config.c) and the names the
- * documentation (config_docs.c) prints. Not for other modules.
+ * table and its entry type (config_table.c), where values came from and the
+ * environment names (config.c), value parsing and checks (config_values.c);
+ * config_docs.c reads all of them. Not for other modules.
  */
 #ifndef HF_CONFIG_INT_H
 #define HF_CONFIG_INT_H
