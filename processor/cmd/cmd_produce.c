@@ -1,7 +1,9 @@
 /*
  * cmd_produce.c - `hirefire produce`: loads an event file (JSON lines or an
  * Avro container file) into a Kafka topic, keyed by customer_id, as
- * Confluent-framed Avro or JSON values.
+ * Confluent-framed Avro or JSON values. The steps: the options
+ * (parse_args), the configuration, the schema id and checks (prepare), then
+ * the input to the producer (run).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -57,13 +59,14 @@ static void produce_usage(FILE *out)
         "the registry or Kafka failed, 2 usage or configuration error.\n");
 }
 
-typedef struct run {
+/* One run: the sink and the invalid events skipped so far. */
+typedef struct run_state {
     hf_gen_sink *sink;
     uint64_t invalid;
     int quiet;
-} run;
+} run_state;
 
-static void report_invalid(run *r, const char *what, int64_t n, const char *why)
+static void report_invalid(run_state *r, const char *what, int64_t n, const char *why)
 {
     if (r->invalid++ < SHOWN_INVALID)
         fprintf(stderr, "hirefire produce: %s %" PRId64 ": %s (skipped)\n", what, n, why);
@@ -122,7 +125,7 @@ static int spool(FILE *fp, const char *head, size_t head_len, char *path,
     return 0;
 }
 
-static int produce_avro_file(run *r, const char *path, char *errstr,
+static int produce_avro_file(run_state *r, const char *path, char *errstr,
                              size_t errstr_size)
 {
     char why[1024];
@@ -163,7 +166,7 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-static int produce_input(run *r, const char *input, char *errstr,
+static int produce_input(run_state *r, const char *input, char *errstr,
                          size_t errstr_size)
 {
     int from_stdin = strcmp(input, "-") == 0;
@@ -240,166 +243,213 @@ static int parse_id(const char *s, int32_t *out)
     return 0;
 }
 
-int hf_cmd_produce(int argc, char **argv)
-{
-    enum { OPT_SCHEMA_ID = 256, OPT_SCHEMA_DIR };
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'},
-        {"topic", required_argument, NULL, 't'},
-        {"brokers", required_argument, NULL, 'b'},
-        {"format", required_argument, NULL, 'f'},
-        {"schema-id", required_argument, NULL, OPT_SCHEMA_ID},
-        {"schema-dir", required_argument, NULL, OPT_SCHEMA_DIR},
-        {"config", required_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *input = NULL, *topic = NULL, *brokers = NULL, *format = "avro",
-               *schema_dir = NULL, *config_path = NULL;
-    int32_t schema_id = 1;
-    int have_schema_id = 0, quiet = 0;
-    char *overrides[MAX_OVERRIDES];
-    size_t noverrides = 0;
+enum { OPT_SCHEMA_ID = 256, OPT_SCHEMA_DIR };
 
+static const struct option longopts[] = {
+    {"input", required_argument, NULL, 'i'},
+    {"topic", required_argument, NULL, 't'},
+    {"brokers", required_argument, NULL, 'b'},
+    {"format", required_argument, NULL, 'f'},
+    {"schema-id", required_argument, NULL, OPT_SCHEMA_ID},
+    {"schema-dir", required_argument, NULL, OPT_SCHEMA_DIR},
+    {"config", required_argument, NULL, 'c'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The command line of `hirefire produce`. */
+typedef struct produce_args {
+    const char *input, *topic, *brokers, *format, *schema_dir, *config_path;
+    hf_sink_format fmt;
+    int32_t schema_id;
+    int have_schema_id, quiet;
+    char *overrides[MAX_OVERRIDES];
+    size_t noverrides;
+} produce_args;
+
+#define GO_ON -1 /* parse_*: no exit status yet */
+
+/* Applies option c; GO_ON or an exit status. */
+static int parse_option(int c, produce_args *a, char **argv)
+{
+    switch (c) {
+    case 'i':
+        a->input = optarg;
+        return GO_ON;
+    case 't':
+        a->topic = optarg;
+        return GO_ON;
+    case 'b':
+        a->brokers = optarg;
+        return GO_ON;
+    case 'f':
+        a->format = optarg;
+        return GO_ON;
+    case OPT_SCHEMA_ID:
+        if (parse_id(optarg, &a->schema_id) != 0) {
+            fprintf(stderr, "hirefire produce: --schema-id: invalid value \"%s\"\n",
+                    optarg);
+            return 2;
+        }
+        a->have_schema_id = 1;
+        return GO_ON;
+    case OPT_SCHEMA_DIR:
+        a->schema_dir = optarg;
+        return GO_ON;
+    case 'c':
+        a->config_path = optarg;
+        return GO_ON;
+    case 'X':
+        if (a->noverrides == MAX_OVERRIDES) {
+            fprintf(stderr, "hirefire produce: too many -X options (at most %d)\n",
+                    MAX_OVERRIDES);
+            return 2;
+        }
+        a->overrides[a->noverrides++] = optarg;
+        return GO_ON;
+    case 'q':
+        a->quiet = 1;
+        return GO_ON;
+    case 'h':
+        produce_usage(stdout);
+        return 0;
+    default:
+        return hf_cli_option_error("produce", c, argv);
+    }
+}
+
+/* The options and their checks across each other; GO_ON or an exit status. */
+static int parse_args(int argc, char **argv, produce_args *a)
+{
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":i:t:b:f:c:X:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            input = optarg;
-            break;
-        case 't':
-            topic = optarg;
-            break;
-        case 'b':
-            brokers = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case OPT_SCHEMA_ID:
-            if (parse_id(optarg, &schema_id) != 0) {
-                fprintf(stderr, "hirefire produce: --schema-id: invalid value \"%s\"\n",
-                        optarg);
-                return 2;
-            }
-            have_schema_id = 1;
-            break;
-        case OPT_SCHEMA_DIR:
-            schema_dir = optarg;
-            break;
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'X':
-            if (noverrides == MAX_OVERRIDES) {
-                fprintf(stderr, "hirefire produce: too many -X options (at most %d)\n",
-                        MAX_OVERRIDES);
-                return 2;
-            }
-            overrides[noverrides++] = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            produce_usage(stdout);
-            return 0;
-        default:
-            return hf_cli_option_error("produce", c, argv);
-        }
+        int rc = parse_option(c, a, argv);
+        if (rc != GO_ON)
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "hirefire produce: unexpected argument \"%s\"\n", argv[optind]);
         return 2;
     }
-    if (input == NULL || topic == NULL) {
+    if (a->input == NULL || a->topic == NULL) {
         fprintf(stderr, "hirefire produce: --input and --topic are required\n\n");
         produce_usage(stderr);
         return 2;
     }
-    hf_sink_format fmt;
-    if (strcmp(format, "avro") == 0) {
-        fmt = HF_SINK_AVRO;
-    } else if (strcmp(format, "json") == 0) {
-        fmt = HF_SINK_JSON;
+    if (strcmp(a->format, "avro") == 0) {
+        a->fmt = HF_SINK_AVRO;
+    } else if (strcmp(a->format, "json") == 0) {
+        a->fmt = HF_SINK_JSON;
     } else {
         fprintf(stderr, "hirefire produce: --format must be avro or json, got \"%s\"\n",
-                format);
+                a->format);
         return 2;
     }
-    if (fmt == HF_SINK_JSON && (have_schema_id || schema_dir != NULL)) {
+    if (a->fmt == HF_SINK_JSON && (a->have_schema_id || a->schema_dir != NULL)) {
         fprintf(stderr, "hirefire produce: --schema-id and --schema-dir need --format avro\n");
         return 2;
     }
+    return GO_ON;
+}
+
+/*
+ * Registers the event schema under <topic>-value and sets a->schema_id to
+ * the registry's id. Returns 0, or -1 after reporting the failure.
+ */
+static int register_schema(produce_args *a, const hf_config *cfg)
+{
+    char err[1024], subject[1024];
+    snprintf(subject, sizeof(subject), "%s-value", a->topic);
+    hf_schema_source *reg = hf_schema_source_new(cfg->schema_registry_url, NULL,
+                                                 err, sizeof(err));
+    if (reg != NULL)
+        hf_schema_source_set_timeouts(reg, 2000, cfg->schema_registry_timeout_ms);
+    if (reg == NULL || hf_schema_source_register(reg, subject,
+                                                 hf_avro_customer_event_schema_json,
+                                                 &a->schema_id, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire produce: %s\n", err);
+        hf_schema_source_destroy(reg);
+        return -1;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "schema id %d for subject %s (%s)\n", (int)a->schema_id, subject,
+                hf_schema_source_describe(reg));
+    hf_schema_source_destroy(reg);
+    return 0;
+}
+
+/* The schema id (and file) and the input, checked before the producer
+ * starts. Returns 0, or -1 after reporting the failure. */
+static int prepare(produce_args *a, const hf_config *cfg)
+{
+    char err[1024];
+    if (a->fmt == HF_SINK_AVRO && !a->have_schema_id && cfg->schema_registry_url[0] != '\0' &&
+        register_schema(a, cfg) != 0)
+        return -1;
+    if (a->schema_dir != NULL && write_schema(a->schema_dir, a->schema_id, err,
+                                              sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire produce: %s\n", err);
+        return -1;
+    }
+    if (strcmp(a->input, "-") != 0 && access(a->input, R_OK) != 0) {
+        fprintf(stderr, "hirefire produce: cannot open %s: %s\n", a->input, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Produces the input to the topic; returns the exit status. */
+static int run(produce_args *a, const hf_config *cfg)
+{
+    char err[1024];
+    int rc = 0;
+    run_state r = {.quiet = a->quiet};
+    if (prepare(a, cfg) != 0)
+        return 1;
+    r.sink = hf_gen_sink_kafka_open(cfg, a->brokers, a->topic, a->fmt, a->schema_id, err,
+                                    sizeof(err));
+    if (r.sink == NULL) {
+        fprintf(stderr, "hirefire produce: %s\n", err);
+        return 1;
+    }
+    if (produce_input(&r, a->input, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire produce: %s\n", err);
+        rc = 1;
+    }
+    /* Messages accepted before a failure are still delivered. */
+    if (!a->quiet)
+        fprintf(stderr, "produced to topic %s:\n", a->topic);
+    uint64_t sent = 0;
+    if (hf_gen_sink_close(r.sink, a->quiet ? NULL : stderr, &sent, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hirefire produce: %s\n", err);
+        rc = 1;
+    }
+    r.sink = NULL;
+    if (!a->quiet)
+        fprintf(stderr, "%" PRIu64 " messages produced, %" PRIu64 " invalid events skipped\n",
+                sent, r.invalid);
+    return rc;
+}
+
+int hf_cmd_produce(int argc, char **argv)
+{
+    produce_args a = {.format = "avro", .schema_id = 1};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != GO_ON)
+        return rc;
 
     char err[1024];
     hf_config cfg;
-    if (hf_config_load(&cfg, config_path, environ, overrides, noverrides, err,
+    if (hf_config_load(&cfg, a.config_path, environ, a.overrides, a.noverrides, err,
                        sizeof(err)) != 0) {
         fprintf(stderr, "hirefire produce: %s\n", err);
         hf_config_destroy(&cfg);
         return 2;
     }
-
-    int rc = 0;
-    run r = {.quiet = quiet};
-    if (fmt == HF_SINK_AVRO && !have_schema_id && cfg.schema_registry_url[0] != '\0') {
-        char subject[1024];
-        snprintf(subject, sizeof(subject), "%s-value", topic);
-        hf_schema_source *reg = hf_schema_source_new(cfg.schema_registry_url, NULL,
-                                                     err, sizeof(err));
-        if (reg != NULL)
-            hf_schema_source_set_timeouts(reg, 2000, cfg.schema_registry_timeout_ms);
-        if (reg == NULL || hf_schema_source_register(reg, subject,
-                                                     hf_avro_customer_event_schema_json,
-                                                     &schema_id, err, sizeof(err)) != 0) {
-            fprintf(stderr, "hirefire produce: %s\n", err);
-            hf_schema_source_destroy(reg);
-            rc = 1;
-            goto out;
-        }
-        if (!quiet)
-            fprintf(stderr, "schema id %d for subject %s (%s)\n", (int)schema_id, subject,
-                    hf_schema_source_describe(reg));
-        hf_schema_source_destroy(reg);
-    }
-    if (schema_dir != NULL && write_schema(schema_dir, schema_id, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hirefire produce: %s\n", err);
-        rc = 1;
-        goto out;
-    }
-
-    if (strcmp(input, "-") != 0 && access(input, R_OK) != 0) {
-        fprintf(stderr, "hirefire produce: cannot open %s: %s\n", input, strerror(errno));
-        rc = 1;
-        goto out;
-    }
-    r.sink = hf_gen_sink_kafka_open(&cfg, brokers, topic, fmt, schema_id, err, sizeof(err));
-    if (r.sink == NULL) {
-        fprintf(stderr, "hirefire produce: %s\n", err);
-        rc = 1;
-        goto out;
-    }
-    if (produce_input(&r, input, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hirefire produce: %s\n", err);
-        rc = 1;
-    }
-    /* Messages accepted before a failure are still delivered. */
-    if (!quiet)
-        fprintf(stderr, "produced to topic %s:\n", topic);
-    uint64_t sent = 0;
-    if (hf_gen_sink_close(r.sink, quiet ? NULL : stderr, &sent, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hirefire produce: %s\n", err);
-        rc = 1;
-    }
-    r.sink = NULL;
-    if (!quiet)
-        fprintf(stderr, "%" PRIu64 " messages produced, %" PRIu64 " invalid events skipped\n",
-                sent, r.invalid);
-out:
+    rc = run(&a, &cfg);
     hf_config_destroy(&cfg);
     return rc;
 }
