@@ -21,6 +21,7 @@
 #include "codec/registry.h"
 #include "kafka/dead_letter.h"
 #include "kafka/eos.h"
+#include "kafka/input.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/partitioner.h"
 #include "kafka/produce.h"
@@ -45,90 +46,6 @@
 #define TXN_TIMEOUT_MS "10000"   /* transaction.timeout.ms unless set */
 #define TXN_RETRY_MS 300000      /* retriable transaction errors: retried this long */
 #define TXN_CALL_MS 30000        /* one transaction call or flush waits this long */
-
-/*--- Input decoding ---------------------------------------------------------*/
-
-struct hf_pipeline_decoder {
-    const hf_config *cfg;
-    hf_json_decoder *json;
-    hf_schema_source *schemas;
-    hf_framed_decoder *framed;
-};
-
-hf_pipeline_decoder *hf_pipeline_decoder_new(const hf_config *cfg,
-                                             char *errstr, size_t errstr_size)
-{
-    hf_pipeline_decoder *d = calloc(1, sizeof(*d));
-    if (d == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    d->cfg = cfg;
-    if (cfg->input_format == HF_FORMAT_JSON) {
-        d->json = hf_json_decoder_new();
-        if (d->json == NULL) {
-            snprintf(errstr, errstr_size, "out of memory");
-            goto error;
-        }
-        return d;
-    }
-    if (cfg->schema_registry_url[0] == '\0' && cfg->input_schema_dir[0] == '\0') {
-        snprintf(errstr, errstr_size,
-                 "input.format=avro needs schema.registry.url or input.schema.dir");
-        goto error;
-    }
-    d->schemas = hf_schema_source_new(cfg->schema_registry_url,
-                                      cfg->input_schema_dir, errstr, errstr_size);
-    if (d->schemas == NULL)
-        goto error;
-    hf_schema_source_set_timeouts(d->schemas, 2000,
-                                  (long)cfg->schema_registry_timeout_ms);
-    d->framed = hf_framed_decoder_new(d->schemas);
-    if (d->framed == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto error;
-    }
-    return d;
-error:
-    hf_pipeline_decoder_destroy(d);
-    return NULL;
-}
-
-void hf_pipeline_decoder_destroy(hf_pipeline_decoder *d)
-{
-    if (d == NULL)
-        return;
-    hf_framed_decoder_destroy(d->framed);
-    hf_schema_source_destroy(d->schemas);
-    hf_json_decoder_destroy(d->json);
-    free(d);
-}
-
-int hf_pipeline_decode(hf_pipeline_decoder *d, const rd_kafka_message_t *m,
-                       hf_event *e, char *errstr, size_t errstr_size)
-{
-    int rc;
-    if (m->payload == NULL) {
-        snprintf(errstr, errstr_size, "message has no value");
-        return -1;
-    }
-    /* A topic that fixes the type (input.topic.<t>.type) needs none in its events. */
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    hf_event_type t;
-    const hf_event_type *fixed = hf_config_topic_type(d->cfg, topic, &t) == 0 ? &t : NULL;
-    if (d->json != NULL)
-        rc = hf_json_decode_event_as(d->json, m->payload, m->len, fixed, e, errstr,
-                                     errstr_size);
-    else
-        rc = hf_framed_decode_event_as(d->framed, m->payload, m->len, fixed, e, errstr,
-                                       errstr_size);
-    if (rc != 0)
-        return -1;
-    e->source.topic = topic;
-    e->source.partition = m->partition;
-    e->source.offset = m->offset;
-    return 0;
-}
 
 /*--- State of the loop --------------------------------------------------------*/
 
@@ -242,7 +159,7 @@ typedef struct batch_item {
 
 typedef struct worker {
     hf_pipeline *p;
-    hf_pipeline_decoder *dec;
+    hf_kafka_input *dec;
     hf_buf enc, frame;       /* an encoded signal */
     hf_buf env;              /* redis: an outbox envelope */
     slot *cur;               /* redis: the stream being processed */
@@ -754,7 +671,7 @@ static void process_message(worker *w, const batch_item *b)
     w->suppress = restoring;
     if (restoring)
         w->c->restored++;
-    if (hf_pipeline_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
+    if (hf_kafka_input_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
         outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
         if (!restoring) {
@@ -915,7 +832,7 @@ static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint6
     w->p = p;
     w->c = c;
     w->pending = pending;
-    w->dec = hf_pipeline_decoder_new(p->cfg, errstr, errstr_size);
+    w->dec = hf_kafka_input_new(p->cfg, errstr, errstr_size);
     return w->dec != NULL ? 0 : -1;
 }
 
@@ -961,7 +878,7 @@ static void workers_free(hf_pipeline *p)
     }
     worker *ws[2] = {&p->w0, &p->w1};
     for (int i = 0; i < 2; i++) {
-        hf_pipeline_decoder_destroy(ws[i]->dec);
+        hf_kafka_input_destroy(ws[i]->dec);
         hf_buf_free(&ws[i]->enc);
         hf_buf_free(&ws[i]->frame);
         hf_buf_free(&ws[i]->env);
@@ -2077,7 +1994,7 @@ static void process_message_redis(worker *w, slot *s, const batch_item *b)
     char why[512];
     hf_event e;
     int outcome = OUT_APPLIED;
-    if (hf_pipeline_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
+    if (hf_kafka_input_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
         outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
         rd_kafka_headers_t *orig = NULL;
