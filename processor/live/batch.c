@@ -89,18 +89,14 @@ static int mark_dirty(slot *s, const char *id, size_t len)
     return 0;
 }
 
-/* The helper thread's worker, in that thread; NULL in the others. */
-static _Thread_local worker *this_worker;
-
-static worker *current_worker(hf_pipeline *p)
+/*
+ * store.backend=memory's signal callback: produces the signal now, in the
+ * generation of the next checkpoint. @locality loop thread or helper thread
+ */
+void hf_live_emit_produce(void *opaque, const hf_signal *s)
 {
-    return this_worker != NULL && this_worker->p == p ? this_worker : &p->w0;
-}
-
-void hf_live_emit_signal(void *opaque, const hf_signal *s)
-{
-    hf_pipeline *p = opaque;
-    worker *w = current_worker(p);
+    worker *w = opaque;
+    hf_pipeline *p = w->p;
     const void *val;
     size_t len;
     if (w->suppress || p->failed)
@@ -109,34 +105,51 @@ void hf_live_emit_signal(void *opaque, const hf_signal *s)
         hf_live_fail(p, "out of memory encoding a signal");
         return;
     }
-    if (p->redis != NULL) {
-        /* To the outbox first; published once Redis has the batch. */
-        hf_buf_reset(&w->env);
-        if (hf_eos_envelope_encode(&w->env, p->cfg->output_topic, 0, val, len, NULL) != 0 ||
-            outbox_add(w, w->cur, s->customer_id, s->customer_id_len) != 0 ||
-            mark_dirty(w->cur, s->customer_id, s->customer_id_len) != 0) {
-            hf_live_fail(p, "out of memory adding a signal to the outbox");
-            return;
-        }
-        w->c->signals++;
-        hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
-        return;
-    }
+    uint64_t gen = p->ck.gen;
     hf_produce_msg pm = {.rkt = p->out_rkt, .partition = RD_KAFKA_PARTITION_UA,
                          .key = s->customer_id, .key_len = s->customer_id_len,
                          .value = val, .value_len = len,
-                         .opaque = (void *)(uintptr_t)p->ck_gen};
+                         .opaque = (void *)(uintptr_t)gen};
     rd_kafka_resp_err_t err = hf_produce(p->producer, &pm, QUEUE_FULL_WAIT_MS);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         hf_live_fail(p, "cannot produce a signal to %s: %s", p->cfg->output_topic,
                      rd_kafka_err2str(err));
         return;
     }
-    atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1, memory_order_relaxed);
+    ckring_sent(&p->ck, gen);
     w->c->signals++;
     hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
 }
 
+/*
+ * store.backend=redis's signal callback: the signal goes to the outbox of
+ * the stream being processed (w->cur), published once Redis has the batch.
+ * @locality loop thread or helper thread
+ */
+void hf_live_emit_outbox(void *opaque, const hf_signal *s)
+{
+    worker *w = opaque;
+    hf_pipeline *p = w->p;
+    const void *val;
+    size_t len;
+    if (w->suppress || p->failed)
+        return;
+    if (encode_signal(w, s, &val, &len) != 0) {
+        hf_live_fail(p, "out of memory encoding a signal");
+        return;
+    }
+    hf_buf_reset(&w->env);
+    if (hf_eos_envelope_encode(&w->env, p->cfg->output_topic, 0, val, len, NULL) != 0 ||
+        outbox_add(w, w->cur, s->customer_id, s->customer_id_len) != 0 ||
+        mark_dirty(w->cur, s->customer_id, s->customer_id_len) != 0) {
+        hf_live_fail(p, "out of memory adding a signal to the outbox");
+        return;
+    }
+    w->c->signals++;
+    hf_metric_add(p->m.signals[s->behaviour][s->kind][s->cause], 1);
+}
+
+/* @locality loop thread or helper thread */
 static void check_partition(worker *w, int t, const rd_kafka_message_t *m,
                             const hf_event *e)
 {
@@ -171,15 +184,68 @@ static int stream_process(slot *s, const batch_item *b, const hf_event *e)
     return hf_stream_process(&s->st, e);
 }
 
-static void process_message(worker *w, const batch_item *b)
+/*
+ * Dead-letters message m of input topic t (why: the decoder's reason): to
+ * the producer now (in the generation of the next checkpoint), or with
+ * w->outbox to the stream's outbox. Returns 0, or -1 when the message is
+ * given up (out of memory: failed). @locality loop thread or helper thread
+ */
+static int dead_letter(worker *w, slot *s, rd_kafka_message_t *m, int t, const char *why)
+{
+    hf_pipeline *p = w->p;
+    if (w->outbox) {
+        rd_kafka_headers_t *orig = NULL;
+        if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            orig = NULL;
+        rd_kafka_headers_t *h = hf_dead_letter_headers(orig, why, rd_kafka_topic_name(m->rkt),
+                                                       m->partition, m->offset,
+                                                       hf_clock_wall_ms());
+        hf_buf_reset(&w->env);
+        if (h == NULL ||
+            hf_eos_envelope_encode(&w->env, p->cfg->dead_letter_topic, m->key == NULL,
+                                   m->payload, m->len, h) != 0 ||
+            outbox_add(w, s, m->key, m->key_len) != 0) {
+            if (h != NULL)
+                rd_kafka_headers_destroy(h);
+            hf_live_fail(p, "out of memory adding a dead letter to the outbox");
+            return -1;
+        }
+        rd_kafka_headers_destroy(h);
+    } else {
+        hf_log_debug("pipeline", "dead letter %s [%" PRId32 "] at offset %" PRId64 ": %s",
+                     rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
+        char err[512];
+        uint64_t gen = p->ck.gen;
+        if (hf_dead_letter_produce(p->producer, p->cfg->dead_letter_topic, m, why,
+                                   hf_clock_wall_ms(), (void *)(uintptr_t)gen,
+                                   QUEUE_FULL_WAIT_MS, err, sizeof(err)) != 0) {
+            hf_live_fail(p, "%s", err);
+            return 0;
+        }
+        ckring_sent(&p->ck, gen);
+    }
+    w->c->dead_letters++;
+    if (p->m.dead_letters != NULL)
+        hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)hf_live_dl_class(why)], 1);
+    return 0;
+}
+
+/*
+ * Applies batch item b to its stream s (which holds a stream): decode, then
+ * dead-letter or apply; the topic-partition's offset moves past it. Skips
+ * what is no longer ours (its next owner reads it) and, with w->outbox,
+ * what Redis has applied already. The same path for both stores: they
+ * differ in the stream's signal callback and in dead_letter.
+ * @locality loop thread or helper thread
+ */
+static void apply_message(worker *w, slot *s, const batch_item *b)
 {
     hf_pipeline *p = w->p;
     rd_kafka_message_t *m = b->m;
     int t = b->topic;
     tpstate *tp = tp_find(p, t, m->partition);
-    slot *s = m->partition < p->nslots ? &p->slots[m->partition] : NULL;
-    if (tp == NULL || !tp->assigned || s == NULL || s->refs == 0)
-        return; /* no longer ours: its next owner reads it */
+    if (tp == NULL || !tp->assigned || tp->lost || (w->outbox && m->offset < tp->done))
+        return;
     char why[512];
     hf_event e;
     int outcome = OUT_APPLIED;
@@ -190,30 +256,18 @@ static void process_message(worker *w, const batch_item *b)
     if (hf_kafka_input_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
         outcome = OUT_INVALID;
         hf_stream_count_invalid(&s->st);
-        if (!restoring) {
-            hf_log_debug("pipeline", "dead letter %s [%" PRId32 "] at offset %" PRId64 ": %s",
-                         rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
-            char err[512];
-            if (hf_dead_letter_produce(p->producer, p->cfg->dead_letter_topic, m, why,
-                                       hf_clock_wall_ms(), (void *)(uintptr_t)p->ck_gen,
-                                       QUEUE_FULL_WAIT_MS, err, sizeof(err)) != 0)
-                hf_live_fail(p, "%s", err);
-            else {
-                atomic_fetch_add_explicit(&p->ck_inflight[p->ck_gen % CK_RING], 1,
-                                          memory_order_relaxed);
-                w->c->dead_letters++;
-                if (p->m.dead_letters != NULL)
-                    hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)hf_live_dl_class(why)],
-                                  1);
-            }
-        }
+        if (!restoring && dead_letter(w, s, m, t, why) != 0)
+            return;
     } else {
         if (!restoring)
             check_partition(w, t, m, &e);
         uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
-        if (stream_process(s, b, &e) != 0)
+        if (stream_process(s, b, &e) != 0 ||
+            (w->outbox && mark_dirty(s, e.customer_id, e.customer_id_len) != 0)) {
             hf_live_fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
                          rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+            return;
+        }
         outcome = s->st.stats.duplicate != duplicate ? OUT_DUPLICATE
                   : s->st.stats.late != late         ? OUT_LATE
                                                      : OUT_APPLIED;
@@ -224,34 +278,41 @@ static void process_message(worker *w, const batch_item *b)
         w->pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
     w->suppress = 0;
     tp->done = m->offset + 1;
+    tp->touched = 1;
 }
 
-/*
- * Moves the open batch to the work array grouped by stream, in partition
- * order, keeping the consumer's order within each stream (a counting
- * sort). 0, or -1 (OOM).
- */
-static int group_by_stream(hf_pipeline *p)
+int hf_live_group_by_stream(const batch_item *in, size_t nin, batch_item *out, size_t **startsp,
+                            size_t *starts_cap)
 {
     int32_t max = 0;
-    for (size_t i = 0; i < p->nbatch; i++)
-        if (p->batch[i].partition > max)
-            max = p->batch[i].partition;
+    for (size_t i = 0; i < nin; i++)
+        if (in[i].partition > max)
+            max = in[i].partition;
     size_t n = (size_t)max + 2;
-    if (n > p->starts_cap) {
-        size_t *starts = realloc(p->starts, n * sizeof(*starts));
-        if (starts == NULL)
+    if (n > *starts_cap) {
+        size_t *grown = realloc(*startsp, n * sizeof(*grown));
+        if (grown == NULL)
             return -1;
-        p->starts = starts;
-        p->starts_cap = n;
+        *startsp = grown;
+        *starts_cap = n;
     }
-    memset(p->starts, 0, n * sizeof(*p->starts));
-    for (size_t i = 0; i < p->nbatch; i++)
-        p->starts[p->batch[i].partition + 1]++;
+    size_t *starts = *startsp;
+    memset(starts, 0, n * sizeof(*starts));
+    for (size_t i = 0; i < nin; i++)
+        starts[in[i].partition + 1]++;
     for (size_t k = 1; k < n; k++)
-        p->starts[k] += p->starts[k - 1];
-    for (size_t i = 0; i < p->nbatch; i++)
-        p->work[p->starts[p->batch[i].partition]++] = p->batch[i];
+        starts[k] += starts[k - 1];
+    for (size_t i = 0; i < nin; i++)
+        out[starts[in[i].partition]++] = in[i];
+    return 0;
+}
+
+/* Moves the open batch to the work array grouped by stream. 0, or -1 (OOM).
+ * @locality loop thread */
+static int group_by_stream(hf_pipeline *p)
+{
+    if (hf_live_group_by_stream(p->batch, p->nbatch, p->work, &p->starts, &p->starts_cap) != 0)
+        return -1;
     p->nwork = p->nbatch;
     p->nbatch = 0;
     return 0;
@@ -302,64 +363,9 @@ static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
     prefetch_item(p, i + PREFETCH_ARRAYS, end, 2);
 }
 
-static void process_message_redis(worker *w, slot *s, const batch_item *b)
-{
-    hf_pipeline *p = w->p;
-    rd_kafka_message_t *m = b->m;
-    int t = b->topic;
-    tpstate *tp = tp_find(p, t, m->partition);
-    if (tp == NULL || !tp->assigned || tp->lost || s->refs == 0 || s->part == NULL ||
-        s->dropped || m->offset < tp->done)
-        return; /* not ours, or applied already */
-    char why[512];
-    hf_event e;
-    int outcome = OUT_APPLIED;
-    if (hf_kafka_input_decode(w->dec, m, &e, why, sizeof(why)) != 0) {
-        outcome = OUT_INVALID;
-        hf_stream_count_invalid(&s->st);
-        rd_kafka_headers_t *orig = NULL;
-        if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            orig = NULL;
-        rd_kafka_headers_t *h = hf_dead_letter_headers(orig, why, rd_kafka_topic_name(m->rkt),
-                                                       m->partition, m->offset, hf_clock_wall_ms());
-        hf_buf_reset(&w->env);
-        if (h == NULL ||
-            hf_eos_envelope_encode(&w->env, p->cfg->dead_letter_topic, m->key == NULL,
-                                   m->payload, m->len, h) != 0 ||
-            outbox_add(w, s, m->key, m->key_len) != 0) {
-            if (h != NULL)
-                rd_kafka_headers_destroy(h);
-            hf_live_fail(p, "out of memory adding a dead letter to the outbox");
-            return;
-        }
-        rd_kafka_headers_destroy(h);
-        w->c->dead_letters++;
-        if (p->m.dead_letters != NULL)
-            hf_metric_add(p->m.dead_letters[(size_t)t * DL_COUNT + (size_t)hf_live_dl_class(why)], 1);
-    } else {
-        check_partition(w, t, m, &e);
-        uint64_t duplicate = s->st.stats.duplicate, late = s->st.stats.late;
-        if (stream_process(s, b, &e) != 0 ||
-            mark_dirty(s, e.customer_id, e.customer_id_len) != 0) {
-            hf_live_fail(p, "out of memory processing %s [%" PRId32 "] at offset %" PRId64,
-                         rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-            return;
-        }
-        outcome = s->st.stats.duplicate != duplicate ? OUT_DUPLICATE
-                  : s->st.stats.late != late         ? OUT_LATE
-                                                     : OUT_APPLIED;
-        if (e.event_time > s->max_event_time)
-            s->max_event_time = e.event_time;
-    }
-    if (w->pending != NULL)
-        w->pending[(size_t)t * OUT_COUNT + (size_t)outcome]++;
-    tp->done = m->offset + 1;
-    tp->touched = 1;
-}
-
 /*
  * Applies the messages of the stream whose run starts at batch item i (of
- * the items up to end) and prepares its hf_live_commit (s->prepared); returns where
+ * the items up to end) and prepares its commit (s->prepared); returns where
  * the next stream's run starts, and the stream in *sp (NULL: not ours).
  */
 size_t hf_live_compute_stream(worker *w, size_t i, size_t end, slot **sp)
@@ -373,10 +379,11 @@ size_t hf_live_compute_stream(worker *w, size_t i, size_t end, slot **sp)
         *sp = s;
         s->prepared = 0;
         w->cur = s;
+        s->st.opaque = w;
         hf_redis_batch_clear(s->rb);
         for (; j < end && p->work[j].partition == part && !p->failed; j++) {
             prefetch_ahead(p, j, i, end);
-            process_message_redis(w, s, &p->work[j]);
+            apply_message(w, s, &p->work[j]);
         }
         w->cur = NULL;
         if (!p->failed)
@@ -397,7 +404,12 @@ static void process_items(worker *w, size_t begin, size_t end)
     hf_pipeline *p = w->p;
     for (size_t i = begin; i < end && !p->failed; i++) {
         prefetch_ahead(p, i, begin, end);
-        process_message(w, &p->work[i]);
+        const batch_item *b = &p->work[i];
+        slot *s = b->partition < p->nslots ? &p->slots[b->partition] : NULL;
+        if (s == NULL || s->refs == 0)
+            continue; /* no longer ours: its next owner reads it */
+        s->st.opaque = w;
+        apply_message(w, s, b);
     }
     for (size_t i = begin; i < end; i++) {
         rd_kafka_message_destroy(p->work[i].m);
@@ -429,7 +441,6 @@ void hf_live_compute_items(worker *w, size_t begin, size_t end)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    this_worker = w;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->busy && !w->quit)
@@ -452,6 +463,7 @@ static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint6
                        char *errstr, size_t errstr_size)
 {
     w->p = p;
+    w->outbox = p->ops->outbox;
     w->c = c;
     w->pending = pending;
     w->dec = hf_kafka_input_new(p->cfg, errstr, errstr_size);
@@ -508,27 +520,14 @@ void hf_live_workers_free(hf_pipeline *p)
     free(p->w1.pending);
 }
 
-/*
- * The memory store's batch: when it is large enough and holds more than one
- * stream, the helper thread applies the streams of its first part while the
- * loop applies the rest (split between two streams, nearest the helper's
- * share); then the helper's counts join the loop's. The loop has more to do
- * besides (taking messages, producing its part), so the share follows which
- * of the two waited: the loop at the end (the helper had too much) or not.
- */
-/*
- * Where the helper thread's part of the open batch ends (its streams are
- * the first ones), or 0: the loop does it all.
- */
-size_t hf_live_split_point(hf_pipeline *p)
+size_t hf_live_split_point(const batch_item *work, size_t n, int share)
 {
-    worker *w = &p->w1;
     size_t split = 0;
-    if (!w->started || p->nwork < SPLIT_MIN)
+    if (n < SPLIT_MIN)
         return 0;
-    size_t target = p->nwork * (size_t)w->share / SHARE_UNITS, best = p->nwork;
-    for (size_t i = 1; i < p->nwork; i++) {
-        if (p->work[i].partition == p->work[i - 1].partition)
+    size_t target = n * (size_t)share / SHARE_UNITS, best = n;
+    for (size_t i = 1; i < n; i++) {
+        if (work[i].partition == work[i - 1].partition)
             continue;
         size_t off = i > target ? i - target : target - i;
         if (off < best) {
@@ -537,6 +536,15 @@ size_t hf_live_split_point(hf_pipeline *p)
         }
     }
     return split;
+}
+
+/*
+ * Where the helper thread's part of the batch in the work array ends, or 0:
+ * the loop does it all. @locality loop thread
+ */
+size_t hf_live_split(hf_pipeline *p)
+{
+    return p->w1.started ? hf_live_split_point(p->work, p->nwork, p->w1.share) : 0;
 }
 
 /* Hands items [0, split) to the helper thread, which runs job on them. */
@@ -590,9 +598,9 @@ void hf_live_helper_join(hf_pipeline *p)
  * the batch changed. The share follows which of the two waited there: the
  * loop (the helper had too much) or not.
  */
-static void process_batch_memory(hf_pipeline *p)
+void hf_live_process_batch_memory(hf_pipeline *p)
 {
-    size_t split = hf_live_split_point(p);
+    size_t split = hf_live_split(p);
     p->w1.end = split;
     if (split == 0) {
         process_items(&p->w0, 0, p->nwork);
@@ -660,13 +668,7 @@ void hf_live_process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
             hf_metric_observe(p->m.batch_size, (double)run);
             run = 0;
         }
-    if (p->redis != NULL) {
-        hf_live_process_batch_redis(p);
-        p->progress_at = hf_clock_mono_ms();
-        hf_live_batch_finish(p);
-    } else {
-        process_batch_memory(p); /* each thread destroys the messages it applied */
-    }
+    p->ops->process_batch(p); /* each thread destroys the messages it applied */
 }
 
 /* The open batch, processed completely. */

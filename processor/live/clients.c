@@ -8,25 +8,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec/codec_avro.h"
 #include "codec/registry.h"
 #include "kafka/kafka_conf.h"
 #include "util/log.h"
-
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    hf_pipeline *p = opaque;
-    if (m->err && p->eos) /* the transaction's outcome decides */
-        hf_log_debug("pipeline", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-                     rd_kafka_err2str(m->err));
-    else if (m->err)
-        hf_live_fail(p, "delivery to %s failed: %s; offsets not committed",
-                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-    if (p->redis == NULL) /* memory: one message of its generation less in flight */
-        atomic_fetch_sub_explicit(&p->ck_inflight[(uintptr_t)m->_private % CK_RING], 1,
-                                  memory_order_relaxed);
-}
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -48,7 +35,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 /* Partition counts of the input topics; checks the output topics exist. */
-int hf_live_check_topics(hf_pipeline *p, char *errstr, size_t errstr_size)
+static int check_topics(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(p->consumer, 1, NULL, &md,
@@ -120,8 +107,8 @@ int hf_live_output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
  * the error callback always; what else type needs is set by the caller.
  * NULL with errstr when librdkafka refuses it.
  */
-rd_kafka_t *hf_live_client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_conf_t *conf,
-                               char *errstr, size_t errstr_size)
+static rd_kafka_t *client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                              char *errstr, size_t errstr_size)
 {
     char why[512];
     rd_kafka_conf_set_opaque(conf, p);
@@ -140,7 +127,7 @@ rd_kafka_t *hf_live_client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_co
  * initialises transactions (which fences a predecessor with our
  * transactional.id). Returns 0, or -1 with errstr.
  */
-int hf_live_producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
+static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     const hf_kafka_setting producer_settings[] = {
         {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
@@ -163,8 +150,8 @@ int hf_live_producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
         hf_kafka_conf_new(p->cfg, producer_settings, nproducer, errstr, errstr_size);
     if (conf == NULL)
         return -1;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    p->producer = hf_live_client_new(p, RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    rd_kafka_conf_set_dr_msg_cb(conf, p->ops->delivered);
+    p->producer = client_new(p, RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
     if (p->producer == NULL)
         return -1;
     p->out_rkt = rd_kafka_topic_new(p->producer, p->cfg->output_topic, NULL);
@@ -211,7 +198,7 @@ int hf_live_producer_renew(hf_pipeline *p, const char *why)
     rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     hf_live_producer_close(p);
     for (int attempt = 1;; attempt++) {
-        if (hf_live_producer_open(p, err, sizeof(err)) == 0)
+        if (producer_open(p, err, sizeof(err)) == 0)
             return 0;
         hf_live_producer_close(p);
         if (attempt == 5 || stopping(p)) {
@@ -221,4 +208,74 @@ int hf_live_producer_renew(hf_pipeline *p, const char *why)
         hf_log_warn("pipeline", "%s: retrying", err);
         sleep_ms(BACKOFF_MAX_MS);
     }
+}
+
+/*
+ * The consumer (group member, with the rebalance and statistics
+ * callbacks), the Redis connection of store.backend=redis, the producer;
+ * then checks the topics. Returns 0, or -1 with errstr (what was opened is
+ * closed by hf_pipeline_destroy). @locality loop thread (set-up)
+ */
+int hf_live_clients_open(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    const hf_config *cfg = p->cfg;
+    static const hf_kafka_setting consumer_settings[] = {
+        /* first: only with metrics (consumer lag from the statistics) */
+        {"statistics.interval.ms", "5000", HF_KAFKA_DEFAULT, NULL},
+        {"group.id", "hirefire", HF_KAFKA_DEFAULT, NULL},
+        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
+        {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
+        {"auto.offset.reset", "earliest", HF_KAFKA_DEFAULT, NULL},
+        {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
+         "hirefire commits offsets after their signals are delivered"},
+        {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,
+         "hirefire commits explicit offsets"},
+        {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
+         "hirefire tracks which partitions are at their end"},
+    };
+    /*
+     * exactly_once (with Redis): a transactional producer whose id is
+     * "<group.id>-<group.instance.id or client.id>" unless
+     * kafka.transactional.id says otherwise: a restarted instance fences its
+     * predecessor's open transaction; each instance needs its own id.
+     */
+    p->group = hf_config_kafka_get(cfg, "group.id");
+    if (p->group == NULL)
+        p->group = "hirefire";
+    const char *inst = hf_config_kafka_get(cfg, "group.instance.id");
+    if (inst == NULL)
+        inst = hf_config_kafka_get(cfg, "client.id");
+    /* Neither set: the host name, which differs between instances on
+     * different hosts (containers, pods) and stays across restarts. */
+    char host[256] = "hirefire-run";
+    if (inst == NULL && gethostname(host, sizeof(host) - 1) == 0)
+        host[sizeof(host) - 1] = '\0';
+    snprintf(p->txn_id, sizeof(p->txn_id), "%s-%s", p->group, inst != NULL ? inst : host);
+    if (cfg->store_backend != HF_STORE_MEMORY) {
+        p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
+        p->redis = hf_redis_open(cfg, errstr, errstr_size);
+        if (p->redis == NULL)
+            return -1;
+    }
+    size_t skip = p->opts.metrics != NULL ? 0 : 1;
+    rd_kafka_conf_t *conf = hf_kafka_consumer_conf_new(
+        cfg, consumer_settings + skip,
+        sizeof(consumer_settings) / sizeof(consumer_settings[0]) - skip, errstr, errstr_size);
+    if (conf == NULL)
+        return -1;
+    if (p->opts.metrics != NULL)
+        rd_kafka_conf_set_stats_cb(conf, hf_live_stats_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, hf_live_rebalance_cb);
+    p->consumer = client_new(p, RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (p->consumer == NULL)
+        return -1;
+    rd_kafka_poll_set_consumer(p->consumer);
+    p->consumer_q = rd_kafka_queue_get_consumer(p->consumer);
+
+    if (producer_open(p, errstr, errstr_size) != 0 || check_topics(p, errstr, errstr_size) != 0)
+        return -1;
+    if (p->redis != NULL)
+        hf_log_info("pipeline", "state in Redis at %s (group %s), %s", hf_redis_address(p->redis),
+                    p->group, p->eos ? "exactly once (transactional.id set)" : "at least once");
+    return 0;
 }

@@ -11,17 +11,57 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+void hf_live_ckring_init(hf_live_ckring *r)
+{
+    r->head = r->n = 0;
+    r->gen = 0;
+    for (size_t i = 0; i < CK_RING; i++)
+        atomic_init(&r->inflight[i], 0);
+}
+
+checkpoint *hf_live_ckring_push(hf_live_ckring *r, int64_t at,
+                                rd_kafka_topic_partition_list_t *offsets)
+{
+    checkpoint *c = &r->ck[(r->head + r->n++) % CK_MAX];
+    *c = (checkpoint){.gen = r->gen++, .at = at, .offsets = offsets};
+    atomic_store_explicit(&r->inflight[r->gen % CK_RING], 0, memory_order_relaxed);
+    return c;
+}
+
+const checkpoint *hf_live_ckring_ready(const hf_live_ckring *r)
+{
+    if (r->n == 0)
+        return NULL;
+    const checkpoint *c = &r->ck[r->head];
+    /* C11's atomic_load takes a non-const pointer; the counter is only read. */
+    atomic_uint_fast64_t *inflight = (atomic_uint_fast64_t *)&r->inflight[c->gen % CK_RING];
+    return atomic_load_explicit(inflight, memory_order_relaxed) == 0 ? c : NULL;
+}
+
+rd_kafka_topic_partition_list_t *hf_live_ckring_pop(hf_live_ckring *r)
+{
+    if (r->n == 0)
+        return NULL;
+    rd_kafka_topic_partition_list_t *offsets = r->ck[r->head].offsets;
+    r->head = (r->head + 1) % CK_MAX;
+    r->n--;
+    return offsets;
+}
+
+static void checkpoints_commit(hf_pipeline *p);
+
 /* Drops the waiting checkpoints: their offsets go into a later one. */
 static void checkpoints_drop(hf_pipeline *p)
 {
-    for (; p->ck_n > 0; p->ck_n--, p->ck_head = (p->ck_head + 1) % CK_MAX)
-        rd_kafka_topic_partition_list_destroy(p->ck[p->ck_head].offsets);
+    rd_kafka_topic_partition_list_t *offsets;
+    while ((offsets = hf_live_ckring_pop(&p->ck)) != NULL)
+        rd_kafka_topic_partition_list_destroy(offsets);
     for (size_t t = 0; t < p->ntopics; t++)
         for (int32_t i = 0; i < p->tps_cap[t]; i++)
             p->tps[t][i].requested = p->tps[t][i].committed;
 }
 
-/* The result of an asynchronous offset hf_live_commit (served by the consumer poll). */
+/* The result of an asynchronous offset commit (served by the consumer poll). */
 static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
@@ -54,10 +94,10 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * waiting for deliveries, none is taken: this generation goes on, and a
  * later checkpoint carries its offsets.
  */
-void hf_live_checkpoint_take(hf_pipeline *p)
+static void checkpoint_take(hf_pipeline *p)
 {
     p->last_commit = hf_clock_mono_ms();
-    if (p->failed || p->ck_n == CK_MAX)
+    if (p->failed || ckring_full(&p->ck))
         return;
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t t = 0; t < p->ntopics; t++)
@@ -73,22 +113,18 @@ void hf_live_checkpoint_take(hf_pipeline *p)
         }
     if (list == NULL)
         return; /* this generation goes on */
-    checkpoint *c = &p->ck[(p->ck_head + p->ck_n++) % CK_MAX];
-    *c = (checkpoint){.gen = p->ck_gen++, .at = p->last_commit, .offsets = list};
-    p->ck_inflight[p->ck_gen % CK_RING] = 0;
-    hf_live_checkpoints_commit(p);
+    hf_live_ckring_push(&p->ck, p->last_commit, list);
+    checkpoints_commit(p);
 }
 
 /*
  * Commits, asynchronously, the offsets of every waiting checkpoint whose
  * generation (and so every one before it) is delivered.
  */
-void hf_live_checkpoints_commit(hf_pipeline *p)
+static void checkpoints_commit(hf_pipeline *p)
 {
-    while (p->ck_n > 0 && !p->failed) {
-        checkpoint *c = &p->ck[p->ck_head];
-        if (p->ck_inflight[c->gen % CK_RING] != 0)
-            return;
+    const checkpoint *c;
+    while (!p->failed && (c = hf_live_ckring_ready(&p->ck)) != NULL) {
         rd_kafka_resp_err_t err =
             rd_kafka_commit_queue(p->consumer, c->offsets, p->consumer_q, offset_commit_cb, p);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -96,9 +132,7 @@ void hf_live_checkpoints_commit(hf_pipeline *p)
         else
             p->c.commits++;
         hf_metric_observe(p->m.commit_latency, (double)(hf_clock_mono_ms() - c->at) / 1000.0);
-        rd_kafka_topic_partition_list_destroy(c->offsets);
-        p->ck_head = (p->ck_head + 1) % CK_MAX;
-        p->ck_n--;
+        rd_kafka_topic_partition_list_destroy(hf_live_ckring_pop(&p->ck));
     }
 }
 
@@ -109,7 +143,7 @@ void hf_live_checkpoints_commit(hf_pipeline *p)
  * error. Returns 0, or -1 when nothing could be committed because of a
  * delivery problem.
  */
-int hf_live_commit(hf_pipeline *p, int final)
+static int commit(hf_pipeline *p, int final)
 {
     p->last_commit = hf_clock_mono_ms();
     if (p->failed)
@@ -172,7 +206,7 @@ int hf_live_commit(hf_pipeline *p, int final)
  * offsets once more and then reset after a fixed 100 ms wait. "error" (or
  * a value librdkafka refused already) stays with librdkafka.
  */
-int64_t hf_live_reset_offset(const hf_pipeline *p)
+static int64_t reset_offset(const hf_pipeline *p)
 {
     const char *v = hf_config_kafka_get(p->cfg, "auto.offset.reset");
     if (v == NULL || strcmp(v, "earliest") == 0 || strcmp(v, "smallest") == 0 ||
@@ -182,3 +216,110 @@ int64_t hf_live_reset_offset(const hf_pipeline *p)
         return RD_KAFKA_OFFSET_END;
     return RD_KAFKA_OFFSET_INVALID;
 }
+
+/*
+ * Assignment with the memory store: a new stream per new partition number;
+ * each topic-partition is read from its beginning, the part below the
+ * group's committed offset silently (the state is rebuilt), then live.
+ * @locality librdkafka callback (consumer poll, loop thread)
+ */
+static void assign(hf_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    /* Committed offsets: where live output resumes; state is rebuilt below them. */
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int t = hf_live_topic_index(p, e->topic);
+        tpstate *tp = t >= 0 ? hf_live_tp_get(p, t, e->partition) : NULL;
+        slot *s = tp ? hf_live_slot_get(p, e->partition) : NULL;
+        if (s == NULL) {
+            hf_live_fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+            return;
+        }
+        if (s->refs == 0) {
+            if (hf_stream_init(&s->st, p->eng, hf_live_emit_produce, &p->w0) != 0) {
+                hf_live_fail(p, "out of memory assigning %s [%" PRId32 "]", e->topic, e->partition);
+                return;
+            }
+            s->max_event_time = INT64_MIN;
+            if (s->time_lag == NULL) /* kept across revoke and re-assign */
+                s->time_lag = hf_metrics_event_time_lag(p->opts.metrics, e->partition);
+        }
+        s->refs++;
+        if (!tp->assigned)
+            atomic_fetch_add(&p->assigned, 1);
+        int64_t committed = e->offset >= 0 ? e->offset : -1;
+        *tp = (tpstate){.assigned = 1, .restore_until = committed, .done = committed,
+                        .committed = committed, .requested = committed};
+        if (committed > 0)
+            e->offset = RD_KAFKA_OFFSET_BEGINNING; /* rebuild the state first */
+        else if (committed < 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 e->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            e->offset = reset_offset(p);
+        hf_log_info("pipeline", "assigned %s [%" PRId32 "]%s", e->topic, e->partition,
+                    committed > 0 ? ", re-reading up to the committed offset" : "");
+    }
+    if (p->ntopics > 1)
+        for (int32_t i = 0; i < p->nslots; i++)
+            if (p->slots[i].refs > 0 && (size_t)p->slots[i].refs < p->ntopics)
+                hf_log_warn("pipeline",
+                            "stream %" PRId32 " holds %d of the %zu input topics; with several "
+                            "instances set kafka.partition.assignment.strategy=range",
+                            i, p->slots[i].refs, p->ntopics);
+}
+
+/* Before parts are revoked: the open batch, then (unless lost) a
+ * synchronous commit. @locality librdkafka callback (consumer poll, loop thread) */
+static void revoke(hf_pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    (void)parts;
+    hf_live_process_batch(p);
+    if (lost)
+        hf_log_warn("pipeline", "assignment lost: not committing the revoked partitions");
+    else
+        commit(p, 1);
+}
+
+/* After each poll: commits what is delivered, and every commit.interval.ms
+ * takes a checkpoint. @locality loop thread */
+static void tick(hf_pipeline *p, int64_t now)
+{
+    checkpoints_commit(p);
+    if (now - p->last_commit >= p->cfg->commit_interval_ms)
+        checkpoint_take(p);
+}
+
+/* The end of the run: flush and commit. @locality loop thread */
+static void finish(hf_pipeline *p)
+{
+    commit(p, 1);
+}
+
+/*
+ * A delivery report: a failed delivery fails the pipeline (its offsets are
+ * never committed); either way one message of its generation less is in
+ * flight. @locality librdkafka callback (producer poll or flush: any thread)
+ */
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    (void)rk;
+    if (m->err)
+        hf_live_fail(p, "delivery to %s failed: %s; offsets not committed",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    ckring_delivered(&p->ck, (uintptr_t)m->_private);
+}
+
+const commit_ops hf_live_commit_memory = {
+    .assign = assign,
+    .revoke = revoke,
+    .process_batch = hf_live_process_batch_memory,
+    .tick = tick,
+    .finish = finish,
+    .delivered = delivered,
+    .emit = hf_live_emit_produce,
+    .outbox = 0,
+};

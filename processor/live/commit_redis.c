@@ -107,7 +107,7 @@ static int open_slot(hf_pipeline *p, slot *s)
     }
     if (s->rb == NULL)
         s->rb = hf_redis_batch_new();
-    if (s->rb == NULL || hf_stream_init(&s->st, p->eng, hf_live_emit_signal, p) != 0) {
+    if (s->rb == NULL || hf_stream_init(&s->st, p->eng, hf_live_emit_outbox, &p->w0) != 0) {
         hf_redis_part_destroy(part);
         hf_live_fail(p, "out of memory assigning partition %" PRId32, s->partition);
         return -1;
@@ -117,7 +117,7 @@ static int open_slot(hf_pipeline *p, slot *s)
                                sizeof(err))) == HF_REDIS_UNAVAILABLE) {
         hf_stream_destroy(&s->st); /* a partial load: start again */
         if (unavailable_wait(p, &backoff, "load", err) != 0 ||
-            hf_stream_init(&s->st, p->eng, hf_live_emit_signal, p) != 0)
+            hf_stream_init(&s->st, p->eng, hf_live_emit_outbox, &p->w0) != 0)
             break;
     }
     available_again(p, backoff);
@@ -235,7 +235,7 @@ static void seek_applied(hf_pipeline *p, slot *s)
 /*
  * Fills s->rb with the open batch of stream s: its changed customers,
  * offsets and clock (its outbox entries are there already). Returns 1 when
- * there is something to hf_live_commit, 0 when not, -1 when failed (OOM).
+ * there is something to commit, 0 when not, -1 when failed (OOM).
  */
 int hf_live_prepare_stream(hf_pipeline *p, slot *s)
 {
@@ -279,12 +279,10 @@ oom:
     return -1;
 }
 
-static void observe_redis_call(hf_pipeline *p, const struct timespec *t0)
+/* hirefire_redis_call_seconds of a call that started at t0 (monotonic s). */
+static void observe_redis_call(hf_pipeline *p, double t0)
 {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    hf_metric_observe(p->m.redis_call, (double)(t1.tv_sec - t0->tv_sec) +
-                                           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+    hf_metric_observe(p->m.redis_call, hf_clock_mono_s() - t0);
 }
 
 /* What follows the commit of stream s's batch to Redis, by its outcome. */
@@ -307,7 +305,7 @@ static void committed_stream(hf_pipeline *p, slot *s, hf_redis_status st, const 
         if (open_slot(p, s) != 0)
             return;
         slot *one[1] = {s};
-        if (hf_live_recover(p, one, 1) >= 0 && s->part != NULL)
+        if (hf_live_recover(p, one, 1) != PUB_FAILED && s->part != NULL)
             seek_applied(p, s);
         return;
     }
@@ -331,10 +329,9 @@ static void commit_stream_sync(hf_pipeline *p, slot *s)
     int backoff = 0;
     hf_redis_status st;
     for (;;) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = hf_clock_mono_s();
         st = hf_redis_commit(p->redis, s->part, s->rb, err, sizeof(err));
-        observe_redis_call(p, &t0);
+        observe_redis_call(p, t0);
         if (st != HF_REDIS_UNAVAILABLE || unavailable_wait(p, &backoff, "commit", err) != 0)
             break;
     }
@@ -342,7 +339,7 @@ static void commit_stream_sync(hf_pipeline *p, slot *s)
     committed_stream(p, s, st, err);
 }
 
-int hf_live_any_pending(const hf_pipeline *p)
+static int any_pending(const hf_pipeline *p)
 {
     for (int32_t i = 0; i < p->nslots; i++)
         if (p->slots[i].pending && p->slots[i].part != NULL)
@@ -350,13 +347,13 @@ int hf_live_any_pending(const hf_pipeline *p)
     return 0;
 }
 
-/* Sends stream s's prepared hf_live_commit, or queues it for a synchronous one. */
+/* Sends stream s's prepared commit, or queues it for a synchronous one. */
 static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
 {
     char err[512];
     if (*nsync == 0 &&
         hf_redis_commit_send(p->redis, s->part, s->rb, err, sizeof(err)) == HF_REDIS_OK) {
-        clock_gettime(CLOCK_MONOTONIC, &s->sent_at);
+        s->sent_at = hf_clock_mono_s();
         p->sent[(*nsent)++] = s;
     } else {
         p->sync[(*nsync)++] = s; /* and the rest of the batch with it */
@@ -379,11 +376,11 @@ static void send_computed(hf_pipeline *p, size_t *nsent, size_t *nsync)
  * Redis in one transaction; then publish what those commits put in the
  * outboxes (one Kafka transaction for all streams) and trim them.
  */
-void hf_live_process_batch_redis(hf_pipeline *p)
+static void process_batch_redis(hf_pipeline *p)
 {
     /*
      * As with the memory store, the helper thread computes the streams of
-     * the batch's first part (hf_live_split_point) while the loop computes the
+     * the batch's first part (hf_live_split) while the loop computes the
      * rest. Each of the loop's streams goes to Redis as soon as it is
      * computed, and Redis runs it while the next is computed; the helper's
      * go as the loop finds them done, after each of its own (the one Redis
@@ -395,7 +392,7 @@ void hf_live_process_batch_redis(hf_pipeline *p)
      * again synchronously afterwards.
      */
     size_t nsent = 0, nsync = 0;
-    size_t split = hf_live_split_point(p);
+    size_t split = hf_live_split(p);
     p->w1.end = split;
     atomic_store_explicit(&p->ncomputed, 0, memory_order_relaxed);
     p->ncollected = 0;
@@ -421,7 +418,7 @@ void hf_live_process_batch_redis(hf_pipeline *p)
         slot *s = p->sent[i];
         s->commit_st = hf_redis_commit_wait(p->redis, s->part, s->rb, s->commit_err,
                                             sizeof(s->commit_err));
-        observe_redis_call(p, &s->sent_at);
+        observe_redis_call(p, s->sent_at);
     }
     for (size_t i = 0; i < nsent && !p->failed; i++) {
         slot *s = p->sent[i];
@@ -443,8 +440,7 @@ void hf_live_process_batch_redis(hf_pipeline *p)
  * offsets' metadata (one transaction with the offsets); start each
  * topic-partition at the offset after the last one applied in Redis.
  */
-void hf_live_on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
-                             rd_kafka_topic_partition_list_t *parts)
+static void assign(hf_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
     /*
      * The committed offsets are read as stable (KIP-447): while a previous
@@ -532,3 +528,72 @@ void hf_live_on_assign_redis(hf_pipeline *p, rd_kafka_t *rk,
                         e->topic, e->partition);
     }
 }
+
+/* Before parts are revoked: a lost assignment's partitions are marked (never
+ * applied or committed again); the open batch, its publication. No offsets
+ * are committed here: the publications carry them.
+ * @locality librdkafka callback (consumer poll, loop thread) */
+static void revoke(hf_pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    if (lost)
+        for (int i = 0; i < parts->cnt; i++) {
+            int t = hf_live_topic_index(p, parts->elems[i].topic);
+            if (t >= 0 && parts->elems[i].partition < p->tps_cap[t])
+                p->tps[t][parts->elems[i].partition].lost = 1;
+        }
+    hf_live_process_batch(p);
+    hf_live_publisher_wait(p);
+    if (lost)
+        hf_log_warn("pipeline", "assignment lost: not committing the revoked partitions");
+}
+
+/* The grouped batch, complete on return: computed, committed to Redis, its
+ * publication handed over. @locality loop thread */
+static void process_batch(hf_pipeline *p)
+{
+    process_batch_redis(p);
+    p->progress_at = hf_clock_mono_ms();
+    hf_live_batch_finish(p);
+}
+
+/* After each poll: the republish of pending outboxes, when due.
+ * @locality loop thread */
+static void tick(hf_pipeline *p, int64_t now)
+{
+    if (now >= p->pending_at && any_pending(p))
+        hf_live_publish_cycle(p);
+}
+
+/* The end of the run: the publication under way. @locality loop thread */
+static void finish(hf_pipeline *p)
+{
+    hf_live_publisher_wait(p);
+}
+
+/*
+ * A delivery report. With exactly_once the transaction's outcome decides
+ * (a failed delivery aborts it); else a failed delivery fails the pipeline.
+ * @locality librdkafka callback (producer poll or flush: any thread)
+ */
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    hf_pipeline *p = opaque;
+    (void)rk;
+    if (m->err && p->eos)
+        hf_log_debug("pipeline", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
+    else if (m->err)
+        hf_live_fail(p, "delivery to %s failed: %s; offsets not committed",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+const commit_ops hf_live_commit_redis = {
+    .assign = assign,
+    .revoke = revoke,
+    .process_batch = process_batch,
+    .tick = tick,
+    .finish = finish,
+    .delivered = delivered,
+    .emit = hf_live_emit_outbox,
+    .outbox = 1,
+};

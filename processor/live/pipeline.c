@@ -11,10 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "codec/registry.h"
-#include "kafka/kafka_conf.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -107,6 +105,10 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     p->eng = eng;
     if (opts != NULL)
         p->opts = *opts;
+    /* The commit path, once: everything per batch goes through it. */
+    p->ops = cfg->store_backend == HF_STORE_MEMORY ? &hf_live_commit_memory
+                                                   : &hf_live_commit_redis;
+    hf_live_ckring_init(&p->ck);
     p->idle_since = -1;
     atomic_init(&p->assigned, 0);
     atomic_init(&p->store_unavailable, 0);
@@ -131,67 +133,12 @@ hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
     }
     if (hf_live_metrics_init(p, errstr, errstr_size) != 0)
         goto error;
-    if (hf_live_workers_init(p, errstr, errstr_size) != 0 || hf_live_output_schema(p, errstr, errstr_size) != 0)
+    if (hf_live_workers_init(p, errstr, errstr_size) != 0 ||
+        hf_live_output_schema(p, errstr, errstr_size) != 0)
         goto error;
 
-    static const hf_kafka_setting consumer_settings[] = {
-        /* first: only with metrics (consumer lag from the statistics) */
-        {"statistics.interval.ms", "5000", HF_KAFKA_DEFAULT, NULL},
-        {"group.id", "hirefire", HF_KAFKA_DEFAULT, NULL},
-        {"client.id", "hirefire-run", HF_KAFKA_DEFAULT, NULL},
-        {"partition.assignment.strategy", "cooperative-sticky", HF_KAFKA_DEFAULT, NULL},
-        {"auto.offset.reset", "earliest", HF_KAFKA_DEFAULT, NULL},
-        {"enable.auto.commit", "false", HF_KAFKA_REQUIRED,
-         "hirefire commits offsets after their signals are delivered"},
-        {"enable.auto.offset.store", "false", HF_KAFKA_REQUIRED,
-         "hirefire commits explicit offsets"},
-        {"enable.partition.eof", "true", HF_KAFKA_REQUIRED,
-         "hirefire tracks which partitions are at their end"},
-    };
-    /*
-     * exactly_once (with Redis): a transactional producer whose id is
-     * "<group.id>-<group.instance.id or client.id>" unless
-     * kafka.transactional.id says otherwise: a restarted instance fences its
-     * predecessor's open transaction; each instance needs its own id.
-     */
-    p->group = hf_config_kafka_get(cfg, "group.id");
-    if (p->group == NULL)
-        p->group = "hirefire";
-    const char *inst = hf_config_kafka_get(cfg, "group.instance.id");
-    if (inst == NULL)
-        inst = hf_config_kafka_get(cfg, "client.id");
-    /* Neither set: the host name, which differs between instances on
-     * different hosts (containers, pods) and stays across restarts. */
-    char host[256] = "hirefire-run";
-    if (inst == NULL && gethostname(host, sizeof(host) - 1) == 0)
-        host[sizeof(host) - 1] = '\0';
-    snprintf(p->txn_id, sizeof(p->txn_id), "%s-%s", p->group, inst != NULL ? inst : host);
-    if (cfg->store_backend != HF_STORE_MEMORY) {
-        p->eos = cfg->processing_guarantee == HF_GUARANTEE_EXACTLY_ONCE;
-        p->redis = hf_redis_open(cfg, errstr, errstr_size);
-        if (p->redis == NULL)
-            goto error;
-    }
-    size_t skip = p->opts.metrics != NULL ? 0 : 1;
-    rd_kafka_conf_t *conf = hf_kafka_consumer_conf_new(
-        cfg, consumer_settings + skip,
-        sizeof(consumer_settings) / sizeof(consumer_settings[0]) - skip, errstr, errstr_size);
-    if (conf == NULL)
+    if (hf_live_clients_open(p, errstr, errstr_size) != 0)
         goto error;
-    if (p->opts.metrics != NULL)
-        rd_kafka_conf_set_stats_cb(conf, hf_live_stats_cb);
-    rd_kafka_conf_set_rebalance_cb(conf, hf_live_rebalance_cb);
-    p->consumer = hf_live_client_new(p, RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (p->consumer == NULL)
-        goto error;
-    rd_kafka_poll_set_consumer(p->consumer);
-    p->consumer_q = rd_kafka_queue_get_consumer(p->consumer);
-
-    if (hf_live_producer_open(p, errstr, errstr_size) != 0 || hf_live_check_topics(p, errstr, errstr_size) != 0)
-        goto error;
-    if (p->redis != NULL)
-        hf_log_info("pipeline", "state in Redis at %s (group %s), %s", hf_redis_address(p->redis),
-                    p->group, p->eos ? "exactly once (transactional.id set)" : "at least once");
     return p;
 error:
     hf_pipeline_destroy(p);
@@ -270,20 +217,21 @@ static int all_at_end(const hf_pipeline *p)
     return any;
 }
 
-int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
+/*
+ * Subscribes to the input topics, with a handle for each first: librdkafka
+ * then has their partitions' leaders when the first assignment arrives.
+ * Without them, a partition assigned at a logical offset (Redis: "from the
+ * beginning") whose leader is not known yet waits librdkafka's 500 ms
+ * offset-query retry before its first fetch. Returns 0, or -1 with errstr.
+ * @locality loop thread
+ */
+static int subscribe(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new((int)p->ntopics);
     for (size_t i = 0; i < p->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, p->cfg->input_topics[i],
                                           RD_KAFKA_PARTITION_UA);
-    /*
-     * Handles for the input topics before subscribing: librdkafka then has
-     * their partitions' leaders when the first assignment arrives. Without
-     * them, a partition assigned at a logical offset (Redis: "from the
-     * beginning") whose leader was not known yet waited librdkafka's 500 ms
-     * offset-query retry before its first fetch.
-     */
     if (p->in_rkt == NULL) {
         p->in_rkt = calloc(p->ntopics, sizeof *p->in_rkt);
         if (p->in_rkt == NULL) {
@@ -303,89 +251,104 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     }
     hf_log_info("pipeline", "consuming %zu topic(s) as group member, signals to %s",
                 p->ntopics, p->cfg->output_topic);
+    return 0;
+}
+
+/*
+ * Polls the consumer (serving its callbacks) and fills the open batch.
+ * A batch takes what is fetched already, and waits batch.linger.ms for
+ * more: from its first message's arrival or, for a message that was
+ * waiting, from the last batch's close (it arrived while that batch was
+ * processed). It closes at batch.max.events, when nothing more is fetched
+ * past the linger, or once it has taken messages for commit.interval.ms.
+ * With the default linger 0, batches grow with the load and an event waits
+ * for one batch at most. Returns when the batch opened. @locality loop thread
+ */
+static int64_t fill_batch(hf_pipeline *p, int64_t closed)
+{
+    int64_t polled_at = hf_clock_mono_ms();
+    /* Idle: wake up when max_idle_ms is over, not a poll later. */
+    int64_t poll_ms = POLL_MS;
+    if (p->opts.max_idle_ms > 0 && p->idle_since >= 0) {
+        int64_t left = p->idle_since + p->opts.max_idle_ms - polled_at;
+        poll_ms = left < 0 ? 0 : left < poll_ms ? left : poll_ms;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, (int)poll_ms);
+    if (m != NULL)
+        take(p, m);
+    int64_t first = hf_clock_mono_ms();
+    int64_t opened = (m != NULL && first - polled_at <= 1) ? closed : first;
+    while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
+        int64_t now = hf_clock_mono_ms();
+        int64_t open_left = p->cfg->commit_interval_ms - (now - first);
+        if (open_left <= 0)
+            break;
+        int64_t left = p->cfg->batch_linger_ms - (now - opened);
+        if (left > open_left)
+            left = open_left;
+        ssize_t n = rd_kafka_consume_batch_queue(p->consumer_q,
+                                                 left <= 0 ? 0
+                                                 : (int)(left < POLL_MS ? left : POLL_MS),
+                                                 p->polled, p->cap - p->nbatch);
+        for (ssize_t i = 0; i < n; i++)
+            take(p, p->polled[i]);
+        if (n <= 0 && left <= 0)
+            break;
+    }
+    return opened;
+}
+
+/*
+ * --max-idle-ms: 1 when every assigned partition has been at its end that
+ * long. Idle since the batch that reached the end was done, or (when
+ * something else did: an end-of-partition event, a rebalance) since now.
+ * @locality loop thread
+ */
+static int idle_over(hf_pipeline *p, int64_t now)
+{
+    if (p->opts.max_idle_ms <= 0)
+        return 0;
+    if (!all_at_end(p)) {
+        p->idle_since = -1;
+        p->not_end_at = now;
+    } else if (p->idle_since < 0) {
+        p->idle_since = p->progress_at > p->not_end_at ? p->progress_at : now;
+    }
+    if (p->idle_since >= 0 && now - p->idle_since >= p->opts.max_idle_ms) {
+        hf_log_info("pipeline", "every partition at its end for %" PRId64 " ms: stopping",
+                    p->opts.max_idle_ms);
+        return 1;
+    }
+    return 0;
+}
+
+/* @locality loop thread (the caller's) */
+int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
+{
+    if (subscribe(p, errstr, errstr_size) != 0)
+        return -1;
     p->last_commit = hf_clock_mono_ms();
     int64_t closed = hf_clock_mono_ms();
     while (!stopping(p)) {
-        int64_t polled_at = hf_clock_mono_ms();
-        /* Idle: wake up when max_idle_ms is over, not a poll later. */
-        int64_t poll_ms = POLL_MS;
-        if (p->opts.max_idle_ms > 0 && p->idle_since >= 0) {
-            int64_t left = p->idle_since + p->opts.max_idle_ms - polled_at;
-            poll_ms = left < 0 ? 0 : left < poll_ms ? left : poll_ms;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, (int)poll_ms);
-        if (m != NULL)
-            take(p, m);
-        /*
-         * A batch takes what is fetched already, and waits batch.linger.ms
-         * for more: from its first message's arrival or, for a message that
-         * was waiting, from the last batch's close (it arrived while that
-         * batch was processed). It closes at batch.max.events, when nothing
-         * more is fetched past the linger, or once it has taken messages
-         * for commit.interval.ms. With the default linger 0, batches grow
-         * with the load and an event waits for one batch at most.
-         */
-        int64_t first = hf_clock_mono_ms();
-        int64_t opened = (m != NULL && first - polled_at <= 1) ? closed : first;
-        while (p->nbatch > 0 && p->nbatch < p->cap && !stopping(p)) {
-            int64_t now = hf_clock_mono_ms();
-            int64_t open_left = p->cfg->commit_interval_ms - (now - first);
-            if (open_left <= 0)
-                break;
-            int64_t left = p->cfg->batch_linger_ms - (now - opened);
-            if (left > open_left)
-                left = open_left;
-            ssize_t n = rd_kafka_consume_batch_queue(p->consumer_q,
-                                                     left <= 0 ? 0
-                                                     : (int)(left < POLL_MS ? left : POLL_MS),
-                                                     p->polled, p->cap - p->nbatch);
-            for (ssize_t i = 0; i < n; i++)
-                take(p, p->polled[i]);
-            if (n <= 0 && left <= 0)
-                break;
-        }
+        int64_t opened = fill_batch(p, closed);
         rd_kafka_poll(p->producer, 0);
         closed = hf_clock_mono_ms();
         /* The last batch first: what follows reads its offsets and counts. */
         hf_live_batch_finish(p);
         hf_live_metrics_gauges(p, 0);
         int64_t now = hf_clock_mono_ms();
-        if (p->redis == NULL) {
-            hf_live_checkpoints_commit(p);
-            if (now - p->last_commit >= p->cfg->commit_interval_ms)
-                hf_live_checkpoint_take(p);
-        }
-        if (p->redis != NULL && now >= p->pending_at && hf_live_any_pending(p))
-            hf_live_publish_cycle(p);
-        if (p->opts.max_idle_ms > 0) {
-            /*
-             * Idle since the batch that reached the end was done, or (when
-             * something else did: an end-of-partition event, a rebalance)
-             * since now.
-             */
-            if (!all_at_end(p)) {
-                p->idle_since = -1;
-                p->not_end_at = now;
-            } else if (p->idle_since < 0) {
-                p->idle_since = p->progress_at > p->not_end_at ? p->progress_at : now;
-            }
-            if (p->idle_since >= 0 && now - p->idle_since >= p->opts.max_idle_ms) {
-                hf_log_info("pipeline", "every partition at its end for %" PRId64
-                            " ms: stopping", p->opts.max_idle_ms);
-                break;
-            }
-        }
+        p->ops->tick(p, now);
+        if (idle_over(p, now))
+            break;
         hf_live_process_batch_start(p, opened, closed);
     }
     if (!p->failed)
         hf_log_info("pipeline", "stopping: finishing the open batch");
     hf_live_process_batch(p);
-    hf_live_publisher_wait(p);
+    p->ops->finish(p);
     hf_live_metrics_gauges(p, 1);
-    if (p->redis == NULL)
-        hf_live_commit(p, 1);
     /* Closing revokes what is left (the rebalance callback commits again). */
-    err = rd_kafka_consumer_close(p->consumer);
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(p->consumer);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         hf_log_warn("pipeline", "closing the consumer: %s", rd_kafka_err2str(err));
     if (!p->failed && rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms) !=
@@ -434,8 +397,9 @@ void hf_pipeline_destroy(hf_pipeline *p)
     for (size_t i = 0; i < p->nwork; i++)
         if (p->work[i].m != NULL)
             rd_kafka_message_destroy(p->work[i].m);
-    for (size_t i = 0; i < p->ck_n; i++)
-        rd_kafka_topic_partition_list_destroy(p->ck[(p->ck_head + i) % CK_MAX].offsets);
+    rd_kafka_topic_partition_list_t *offsets;
+    while ((offsets = hf_live_ckring_pop(&p->ck)) != NULL)
+        rd_kafka_topic_partition_list_destroy(offsets);
     if (p->consumer_q != NULL)
         rd_kafka_queue_destroy(p->consumer_q);
     for (size_t i = 0; p->in_rkt != NULL && i < p->ntopics; i++)

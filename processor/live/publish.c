@@ -35,7 +35,7 @@ struct publication {
     pub_stream *streams;
     size_t nstreams, streams_cap;
     /* the outcome */
-    int rc; /* 0 done, 1 aborted, 2 the producer cannot go on, -1 failed */
+    pub_result rc; /* PUBLISHED, PUB_ABORTED, PUB_PRODUCER_DEAD or PUB_FAILED */
     size_t produced;
     double took;
     char err[512];
@@ -89,11 +89,12 @@ static int publication_build(hf_pipeline *p, publication *pb, slot **v, size_t n
     return 0;
 }
 
-/* Runs the Kafka side of pb and records its outcome (any thread). */
+/* Runs the Kafka side of pb and records its outcome.
+ * @locality publisher thread or loop thread */
 static void publication_run(hf_pipeline *p, publication *pb)
 {
     double started = hf_clock_mono_s();
-    pb->rc = 0;
+    pb->rc = PUBLISHED;
     pb->produced = 0;
     pb->err[0] = '\0';
     if (p->eos) {
@@ -102,7 +103,7 @@ static void publication_run(hf_pipeline *p, publication *pb)
             snprintf(pb->err, sizeof(pb->err), "cannot begin a Kafka transaction: %s",
                      rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);
-            pb->rc = -1;
+            pb->rc = PUB_FAILED;
             goto done;
         }
     }
@@ -120,7 +121,7 @@ static void publication_run(hf_pipeline *p, publication *pb)
                 char why[512];
                 hf_eos_txn_abort(p->producer, TXN_CALL_MS, why, sizeof(why));
             }
-            pb->rc = -1;
+            pb->rc = PUB_FAILED;
             goto done;
         }
         pb->produced++;
@@ -129,7 +130,9 @@ static void publication_run(hf_pipeline *p, publication *pb)
         hf_eos_txn_status ts = hf_eos_txn_finish(p->producer, pb->gm, pb->offsets,
                                                  TXN_CALL_MS, TXN_RETRY_MS, pb->err,
                                                  sizeof(pb->err));
-        pb->rc = ts == HF_EOS_TXN_OK ? 0 : ts == HF_EOS_TXN_ABORTED ? 1 : 2;
+        pb->rc = ts == HF_EOS_TXN_OK        ? PUBLISHED
+                : ts == HF_EOS_TXN_ABORTED ? PUB_ABORTED
+                                           : PUB_PRODUCER_DEAD;
         goto done;
     }
     /* Delivery is retried by the producer (a broker restart): wait. */
@@ -142,7 +145,7 @@ static void publication_run(hf_pipeline *p, publication *pb)
     if (p->failed || ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(pb->err, sizeof(pb->err), "%d messages not delivered; offsets not committed",
                  rd_kafka_outq_len(p->producer));
-        pb->rc = -1;
+        pb->rc = PUB_FAILED;
         goto done;
     }
     if (pb->offsets->cnt > 0) {
@@ -159,25 +162,26 @@ done:
 /*
  * What follows a publication, in the loop's thread: counts it, records how
  * far each partition's outbox is in Kafka, and trims the outboxes of the
- * streams still held now and then. Returns 0; 1 when it was
- * aborted (the entries are still in Redis: the caller republishes them,
- * with a new producer if the old one could not go on); -1 when failed.
+ * streams still held now and then. Returns PUBLISHED; PUB_ABORTED when
+ * it was aborted (the entries are still in Redis: the caller republishes
+ * them, with a new producer if the old one could not go on); PUB_FAILED.
+ * @locality loop thread
  */
-static int publication_done(hf_pipeline *p, publication *pb)
+static pub_result publication_done(hf_pipeline *p, publication *pb)
 {
-    if (p->eos && pb->rc == 0)
+    if (p->eos && pb->rc == PUBLISHED)
         hf_metric_add(p->m.txn_committed, 1);
-    else if (p->eos && pb->rc == 1)
+    else if (p->eos && pb->rc == PUB_ABORTED)
         hf_metric_add(p->m.txn_aborted, 1);
-    if (pb->rc == 1) {
+    if (pb->rc == PUB_ABORTED) {
         hf_log_warn("pipeline", "Kafka transaction aborted: %s", pb->err);
-        return 1;
+        return PUB_ABORTED;
     }
-    if (pb->rc == 2)
-        return hf_live_producer_renew(p, pb->err) != 0 ? -1 : 1;
-    if (pb->rc < 0) {
+    if (pb->rc == PUB_PRODUCER_DEAD)
+        return hf_live_producer_renew(p, pb->err) != 0 ? PUB_FAILED : PUB_ABORTED;
+    if (pb->rc == PUB_FAILED) {
         hf_live_fail(p, "%s", pb->err);
-        return -1;
+        return PUB_FAILED;
     }
     hf_metric_observe(p->m.commit_latency, pb->took);
     p->c.commits++;
@@ -217,7 +221,7 @@ static int publication_done(hf_pipeline *p, publication *pb)
     }
     hf_log_debug("pipeline", "published %zu messages for %zu partitions in %.0f ms",
                  pb->produced, pb->nstreams, pb->took * 1000);
-    return 0;
+    return PUBLISHED;
 }
 
 /* The streams of v leave the cycle: what they had to publish is taken. */
@@ -232,26 +236,27 @@ static void streams_taken(slot **v, size_t n)
 /*
  * Publishes the outbox entries of the slots (s->out) with their input
  * offsets, and waits: first for the publisher thread's publication, if one
- * is under way. Returns 0, 1 when the transaction was aborted (the entries
- * are still in Redis), -1 when failed.
+ * is under way. Returns PUBLISHED, PUB_ABORTED (the entries are still in
+ * Redis) or PUB_FAILED. @locality loop thread
  */
-static int publish(hf_pipeline *p, slot **v, size_t n)
+static pub_result publish(hf_pipeline *p, slot **v, size_t n)
 {
-    if (hf_live_publisher_wait(p) < 0)
-        return -1;
+    if (hf_live_publisher_wait(p) == PUB_FAILED)
+        return PUB_FAILED;
     publication *pb = p->pub_sync;
     if (publication_build(p, pb, v, n) != 0) {
         hf_live_fail(p, "out of memory publishing");
-        return -1;
+        return PUB_FAILED;
     }
     streams_taken(v, n);
     publication_run(p, pb);
-    int rc = publication_done(p, pb);
+    pub_result rc = publication_done(p, pb);
     publication_clear(pb);
     return rc;
 }
 
-/* The publisher thread: runs each publication handed to it. */
+/* The publisher thread: runs each publication handed to it.
+ * @locality publisher thread */
 static void *publisher_main(void *arg)
 {
     hf_pipeline *p = arg;
@@ -274,12 +279,13 @@ static void *publisher_main(void *arg)
 /*
  * Waits for the publication under way, if any, and does what follows it;
  * an aborted one is republished from the outboxes in Redis (with what was
- * committed there since). Returns 0, or -1 when failed.
+ * committed there since). Returns PUBLISHED, or PUB_FAILED.
+ * @locality loop thread
  */
-int hf_live_publisher_wait(hf_pipeline *p)
+pub_result hf_live_publisher_wait(hf_pipeline *p)
 {
     if (!p->pub_started)
-        return p->failed ? -1 : 0;
+        return p->failed ? PUB_FAILED : PUBLISHED;
     pthread_mutex_lock(&p->pub_mu);
     while (p->pub_state == PUB_SUBMITTED)
         pthread_cond_wait(&p->pub_cv, &p->pub_mu);
@@ -287,90 +293,91 @@ int hf_live_publisher_wait(hf_pipeline *p)
     p->pub_state = PUB_IDLE;
     pthread_mutex_unlock(&p->pub_mu);
     if (!done)
-        return p->failed ? -1 : 0;
+        return p->failed ? PUB_FAILED : PUBLISHED;
     publication *pb = p->pub_async;
-    int rc = publication_done(p, pb);
-    if (rc == 1) {
+    pub_result rc = publication_done(p, pb);
+    if (rc == PUB_ABORTED) {
         /* Its streams, as far as this instance still holds them. */
         slot **v = malloc((pb->nstreams ? pb->nstreams : 1) * sizeof(*v));
         size_t n = 0;
         if (v == NULL) {
             hf_live_fail(p, "out of memory");
-            rc = -1;
+            rc = PUB_FAILED;
         } else {
             for (size_t i = 0; i < pb->nstreams; i++) {
                 int32_t part = pb->streams[i].partition;
                 if (part < p->nslots && p->slots[part].part != NULL && !p->slots[part].dropped)
                     v[n++] = &p->slots[part];
             }
-            rc = n > 0 && hf_live_recover(p, v, n) < 0 ? -1 : 0;
+            rc = n > 0 && hf_live_recover(p, v, n) == PUB_FAILED ? PUB_FAILED : PUBLISHED;
             free(v);
         }
     }
     publication_clear(pb);
-    return rc < 0 ? -1 : 0;
+    return rc == PUB_FAILED ? PUB_FAILED : PUBLISHED;
 }
 
 /*
  * Hands the publication of streams v to the publisher thread (after the
- * one under way) and returns without waiting for it. 0, or -1 when failed.
+ * one under way) and returns without waiting for it. PUBLISHED (handed
+ * over), or PUB_FAILED. @locality loop thread
  */
-static int publish_async(hf_pipeline *p, slot **v, size_t n)
+static pub_result publish_async(hf_pipeline *p, slot **v, size_t n)
 {
-    if (hf_live_publisher_wait(p) < 0)
-        return -1;
+    if (hf_live_publisher_wait(p) == PUB_FAILED)
+        return PUB_FAILED;
     /* The wait may have republished (and so taken) some of them. */
     size_t live = 0;
     for (size_t i = 0; i < n; i++)
         if (v[i]->in_cycle && v[i]->part != NULL && !v[i]->dropped)
             v[live++] = v[i];
     if (live == 0)
-        return 0;
+        return PUBLISHED;
     if (!p->pub_started) {
         if (pthread_create(&p->pub_thread, NULL, publisher_main, p) != 0)
-            return publish(p, v, live) < 0 ? -1 : 0;
+            return publish(p, v, live) == PUB_FAILED ? PUB_FAILED : PUBLISHED;
         p->pub_started = 1;
     }
     if (publication_build(p, p->pub_async, v, live) != 0) {
         hf_live_fail(p, "out of memory publishing");
-        return -1;
+        return PUB_FAILED;
     }
     streams_taken(v, live);
     pthread_mutex_lock(&p->pub_mu);
     p->pub_state = PUB_SUBMITTED;
     pthread_cond_broadcast(&p->pub_cv);
     pthread_mutex_unlock(&p->pub_mu);
-    return 0;
+    return PUBLISHED;
 }
 
 /*
  * Republishes what the outboxes of the slots hold beyond their committed
  * offsets' metadata, with their offsets (assignment, and after an aborted
- * transaction). Returns 0; 1 when the transactions kept being aborted (e.g.
- * the group's generation moved on: a rebalance that the next poll serves),
- * then the slots are marked pending and the loop tries again after polling;
- * -1 when failed.
+ * transaction). Returns PUBLISHED; PUB_ABORTED when the transactions kept
+ * being aborted (e.g. the group's generation moved on: a rebalance that the
+ * next poll serves), then the slots are marked pending and the loop tries
+ * again after polling; PUB_FAILED. @locality loop thread
  */
-int hf_live_recover(hf_pipeline *p, slot **v, size_t n)
+pub_result hf_live_recover(hf_pipeline *p, slot **v, size_t n)
 {
     int backoff = BACKOFF_FIRST_MS;
     /* What the publisher thread has under way comes first: it may have
      * carried part of these outboxes already. */
-    if (hf_live_publisher_wait(p) < 0)
-        return -1;
+    if (hf_live_publisher_wait(p) == PUB_FAILED)
+        return PUB_FAILED;
     for (int attempt = 1; attempt <= RECOVERY_ATTEMPTS; attempt++) {
         size_t live = 0, entries = 0;
         for (size_t i = 0; i < n; i++) {
             if (v[i]->part == NULL || hf_live_outbox_refill(p, v[i]) != 0) {
                 if (p->failed)
-                    return -1;
+                    return PUB_FAILED;
                 continue;
             }
             v[live++] = v[i];
         }
         n = live;
         if (n == 0)
-            return 0;
+            return PUBLISHED;
         for (size_t i = 0; i < n; i++) {
             const unsigned char *q = (const unsigned char *)v[i]->out.data, *end = q + v[i]->out.len;
             while (q < end) {
@@ -381,17 +388,17 @@ int hf_live_recover(hf_pipeline *p, slot **v, size_t n)
                 entries++;
             }
         }
-        int rc = publish(p, v, n);
-        if (rc == 0) {
+        pub_result rc = publish(p, v, n);
+        if (rc == PUBLISHED) {
             for (size_t i = 0; i < n; i++)
                 v[i]->pending = 0;
             if (entries > 0)
                 hf_log_info("pipeline", "republished %zu outbox entries of %zu partitions",
                             entries, n);
-            return 0;
+            return PUBLISHED;
         }
-        if (rc < 0)
-            return -1;
+        if (rc == PUB_FAILED)
+            return PUB_FAILED;
         if (stopping(p))
             break;
         sleep_ms(backoff);
@@ -404,10 +411,11 @@ int hf_live_recover(hf_pipeline *p, slot **v, size_t n)
     p->pending_at = hf_clock_mono_ms() + PENDING_RETRY_MS;
     hf_log_warn("pipeline", "the outbox of %zu partitions is republished after the next poll "
                 "(%d transactions aborted)", n, RECOVERY_ATTEMPTS);
-    return 1;
+    return PUB_ABORTED;
 }
 
-/* Publishes the streams committed to Redis in this cycle, and pending ones. */
+/* Publishes the streams committed to Redis in this cycle, and pending ones.
+ * @locality loop thread */
 void hf_live_publish_cycle(hf_pipeline *p)
 {
     slot **v = malloc((size_t)(p->nslots > 0 ? p->nslots : 1) * sizeof(*v));
