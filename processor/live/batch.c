@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* @locality loop thread or helper thread */
 static int encode_signal(worker *w, const hf_signal *s, const void **val, size_t *len)
 {
     hf_buf_reset(&w->enc);
@@ -43,12 +44,14 @@ static int encode_signal(worker *w, const hf_signal *s, const void **val, size_t
     return 0;
 }
 
+/* @locality loop thread or helper thread */
 static int put_u32(hf_buf *b, size_t v)
 {
     uint32_t x = (uint32_t)v;
     return hf_buf_append(b, &x, sizeof(x));
 }
 
+/* @locality loop thread or helper thread (outbox reads: loop thread) */
 int hf_live_out_append(slot *s, const void *key, size_t key_len, const void *env,
                        size_t env_len)
 {
@@ -58,7 +61,8 @@ int hf_live_out_append(slot *s, const void *key, size_t key_len, const void *env
     return 0;
 }
 
-/* Appends (key, w->env) to the slot's outbox entries and the Redis batch. */
+/* Appends (key, w->env) to the slot's outbox entries and the Redis batch.
+ * @locality loop thread or helper thread */
 static int outbox_add(worker *w, slot *s, const void *key, size_t key_len)
 {
     const void *k = key != NULL ? key : "";
@@ -70,7 +74,8 @@ static int outbox_add(worker *w, slot *s, const void *key, size_t key_len)
     return 0;
 }
 
-/* Records that customer id changed in the open batch. 0, or -1 (OOM). */
+/* Records that customer id changed in the open batch. 0, or -1 (OOM).
+ * @locality loop thread or helper thread */
 static int mark_dirty(slot *s, const char *id, size_t len)
 {
     hf_customer *c = hf_memstore_get(s->st.store, id, len);
@@ -174,7 +179,8 @@ static void check_partition(worker *w, int t, const rd_kafka_message_t *m,
     w->wrong_unlogged = 0;
 }
 
-/* hf_stream_process, reusing the key's hash when the key is the customer id. */
+/* hf_stream_process, reusing the key's hash when the key is the customer id.
+ * @locality loop thread or helper thread */
 static int stream_process(slot *s, const batch_item *b, const hf_event *e)
 {
     const rd_kafka_message_t *m = b->m;
@@ -281,6 +287,7 @@ static void apply_message(worker *w, slot *s, const batch_item *b)
     tp->touched = 1;
 }
 
+/* @locality loop thread */
 int hf_live_group_by_stream(const batch_item *in, size_t nin, batch_item *out, size_t **startsp,
                             size_t *starts_cap)
 {
@@ -322,6 +329,7 @@ static int group_by_stream(hf_pipeline *p)
  * Prefetches, in stage `stage`, the customer of batch item i: input is keyed
  * by customer id, so the key names it before the value is decoded (a key
  * that is not the id makes this a useless but harmless hint).
+ * @locality loop thread or helper thread
  */
 static void prefetch_item(hf_pipeline *p, size_t i, size_t end, int stage)
 {
@@ -343,6 +351,7 @@ static void prefetch_item(hf_pipeline *p, size_t i, size_t end, int stage)
 /*
  * Before processing batch item i of the items [begin, end) one thread
  * processes: the prefetches that lead it.
+ * @locality loop thread or helper thread
  */
 static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
 {
@@ -367,6 +376,7 @@ static void prefetch_ahead(hf_pipeline *p, size_t i, size_t begin, size_t end)
  * Applies the messages of the stream whose run starts at batch item i (of
  * the items up to end) and prepares its commit (s->prepared); returns where
  * the next stream's run starts, and the stream in *sp (NULL: not ours).
+ * @locality loop thread or helper thread
  */
 size_t hf_live_compute_stream(worker *w, size_t i, size_t end, slot **sp)
 {
@@ -398,6 +408,7 @@ size_t hf_live_compute_stream(worker *w, size_t i, size_t end, slot **sp)
  * Items [begin, end) of the batch, one message after the other; then their
  * messages are destroyed (by the thread that read them last: the last one
  * of a fetched buffer frees it).
+ * @locality loop thread or helper thread
  */
 static void process_items(worker *w, size_t begin, size_t end)
 {
@@ -421,6 +432,7 @@ static void process_items(worker *w, size_t begin, size_t end)
  * The helper thread's part of a batch with Redis: compute its streams, and
  * hand each over to the loop as it is done (the loop sends it); then destroy
  * their messages.
+ * @locality helper thread
  */
 void hf_live_compute_items(worker *w, size_t begin, size_t end)
 {
@@ -438,6 +450,7 @@ void hf_live_compute_items(worker *w, size_t begin, size_t end)
     }
 }
 
+/* @locality helper thread */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -459,6 +472,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* @locality loop thread (set-up) */
 static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint64_t *pending,
                        char *errstr, size_t errstr_size)
 {
@@ -470,7 +484,7 @@ static int worker_init(hf_pipeline *p, worker *w, hf_pipeline_counters *c, uint6
     return w->dec != NULL ? 0 : -1;
 }
 
-/* The loop's worker, and the helper thread's. */
+/* The loop's worker, and the helper thread's. @locality loop thread (set-up) */
 int hf_live_workers_init(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     if (worker_init(p, &p->w0, &p->c, p->m.pending, errstr, errstr_size) != 0)
@@ -497,6 +511,7 @@ int hf_live_workers_init(hf_pipeline *p, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* @locality loop thread (destroy) */
 void hf_live_workers_free(hf_pipeline *p)
 {
     worker *w = &p->w1;
@@ -520,6 +535,7 @@ void hf_live_workers_free(hf_pipeline *p)
     free(p->w1.pending);
 }
 
+/* @locality loop thread */
 size_t hf_live_split_point(const batch_item *work, size_t n, int share)
 {
     size_t split = 0;
@@ -547,7 +563,7 @@ size_t hf_live_split(hf_pipeline *p)
     return p->w1.started ? hf_live_split_point(p->work, p->nwork, p->w1.share) : 0;
 }
 
-/* Hands items [0, split) to the helper thread, which runs job on them. */
+/* Hands items [0, split) to the helper thread, which runs job on them. @locality loop thread */
 void hf_live_helper_start(hf_pipeline *p, size_t split,
                           void (*job)(worker *w, size_t begin, size_t end))
 {
@@ -564,6 +580,7 @@ void hf_live_helper_start(hf_pipeline *p, size_t split,
 /*
  * Waits for the helper's part; its counts join the loop's, and its share
  * moves towards the one where neither thread waits for the other.
+ * @locality loop thread
  */
 void hf_live_helper_join(hf_pipeline *p)
 {
@@ -597,6 +614,7 @@ void hf_live_helper_join(hf_pipeline *p)
  * next batch, and batch_finish joins the helper before anything reads what
  * the batch changed. The share follows which of the two waited there: the
  * loop (the helper had too much) or not.
+ * @locality loop thread
  */
 void hf_live_process_batch_memory(hf_pipeline *p)
 {
@@ -618,6 +636,7 @@ void hf_live_process_batch_memory(hf_pipeline *p)
  * still be on it, counts it, destroys what is left of its messages. Called
  * before anything reads what a batch changed (offsets, streams, counts) and
  * before a rebalance changes it.
+ * @locality loop thread
  */
 void hf_live_batch_finish(hf_pipeline *p)
 {
@@ -636,7 +655,8 @@ void hf_live_batch_finish(hf_pipeline *p)
     if (p->w1.started)
         hf_log_debug("pipeline", "batch of %zu messages (%zu by the helper thread): "
                      "open %" PRId64 " ms, processed in %" PRId64 " ms", p->nwork,
-                     p->w1.end, p->work_closed - p->work_opened, hf_clock_mono_ms() - p->work_closed);
+                     p->w1.end, p->work_closed - p->work_opened,
+                     hf_clock_mono_ms() - p->work_closed);
     else
         hf_log_debug("pipeline", "batch of %zu messages: open %" PRId64 " ms, "
                      "processed in %" PRId64 " ms", p->nwork, p->work_closed - p->work_opened,
@@ -651,6 +671,7 @@ void hf_live_batch_finish(hf_pipeline *p)
  * complete on return (computed, committed there, and its publication
  * handed over); with the memory store the helper thread may still be on
  * its part (batch_finish completes it).
+ * @locality loop thread
  */
 void hf_live_process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
 {
@@ -671,7 +692,7 @@ void hf_live_process_batch_start(hf_pipeline *p, int64_t opened, int64_t closed)
     p->ops->process_batch(p); /* each thread destroys the messages it applied */
 }
 
-/* The open batch, processed completely. */
+/* The open batch, processed completely. @locality loop thread */
 void hf_live_process_batch(hf_pipeline *p)
 {
     int64_t now = hf_clock_mono_ms();

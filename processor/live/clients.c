@@ -15,6 +15,7 @@
 #include "kafka/kafka_conf.h"
 #include "util/log.h"
 
+/* @locality librdkafka callback (a poll or flush of either client: any thread) */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     hf_pipeline *p = opaque;
@@ -34,7 +35,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-/* Partition counts of the input topics; checks the output topics exist. */
+/* Partition counts of the input topics; checks the output topics exist.
+ * @locality loop thread (set-up) */
 static int check_topics(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
@@ -76,6 +78,7 @@ static int check_topics(hf_pipeline *p, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* @locality loop thread (set-up) */
 int hf_live_output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     const hf_config *cfg = p->cfg;
@@ -106,6 +109,7 @@ int hf_live_output_schema(hf_pipeline *p, char *errstr, size_t errstr_size)
  * A Kafka client of conf (taken over either way) whose callbacks get p:
  * the error callback always; what else type needs is set by the caller.
  * NULL with errstr when librdkafka refuses it.
+ * @locality loop thread (set-up)
  */
 static rd_kafka_t *client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_conf_t *conf,
                               char *errstr, size_t errstr_size)
@@ -126,6 +130,7 @@ static rd_kafka_t *client_new(hf_pipeline *p, rd_kafka_type_t type, rd_kafka_con
  * Creates the producer and the output topic handle; with exactly_once,
  * initialises transactions (which fences a predecessor with our
  * transactional.id). Returns 0, or -1 with errstr.
+ * @locality loop thread (set-up, renewal)
  */
 static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
@@ -173,6 +178,7 @@ static int producer_open(hf_pipeline *p, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* @locality loop thread */
 void hf_live_producer_close(hf_pipeline *p)
 {
     if (p->out_rkt != NULL)
@@ -189,6 +195,7 @@ void hf_live_producer_close(hf_pipeline *p)
  * down, and fenced this producer): a new producer with the same
  * transactional.id. What the dead one did not commit is in the outboxes.
  * Returns 0, or -1 (failed).
+ * @locality loop thread
  */
 int hf_live_producer_renew(hf_pipeline *p, const char *why)
 {

@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* @locality any (set-up) */
 void hf_live_ckring_init(hf_live_ckring *r)
 {
     r->head = r->n = 0;
@@ -19,6 +20,7 @@ void hf_live_ckring_init(hf_live_ckring *r)
         atomic_init(&r->inflight[i], 0);
 }
 
+/* @locality loop thread */
 checkpoint *hf_live_ckring_push(hf_live_ckring *r, int64_t at,
                                 rd_kafka_topic_partition_list_t *offsets)
 {
@@ -28,6 +30,7 @@ checkpoint *hf_live_ckring_push(hf_live_ckring *r, int64_t at,
     return c;
 }
 
+/* @locality loop thread */
 const checkpoint *hf_live_ckring_ready(const hf_live_ckring *r)
 {
     if (r->n == 0)
@@ -38,6 +41,7 @@ const checkpoint *hf_live_ckring_ready(const hf_live_ckring *r)
     return atomic_load_explicit(inflight, memory_order_relaxed) == 0 ? c : NULL;
 }
 
+/* @locality loop thread */
 rd_kafka_topic_partition_list_t *hf_live_ckring_pop(hf_live_ckring *r)
 {
     if (r->n == 0)
@@ -50,7 +54,7 @@ rd_kafka_topic_partition_list_t *hf_live_ckring_pop(hf_live_ckring *r)
 
 static void checkpoints_commit(hf_pipeline *p);
 
-/* Drops the waiting checkpoints: their offsets go into a later one. */
+/* Drops the waiting checkpoints: their offsets go into a later one. @locality loop thread */
 static void checkpoints_drop(hf_pipeline *p)
 {
     rd_kafka_topic_partition_list_t *offsets;
@@ -61,7 +65,8 @@ static void checkpoints_drop(hf_pipeline *p)
             p->tps[t][i].requested = p->tps[t][i].committed;
 }
 
-/* The result of an asynchronous offset commit (served by the consumer poll). */
+/* The result of an asynchronous offset commit (served by the consumer poll).
+ * @locality librdkafka callback (consumer poll, loop thread) */
 static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
@@ -93,6 +98,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * producer goes on with the next generation). With CK_MAX checkpoints
  * waiting for deliveries, none is taken: this generation goes on, and a
  * later checkpoint carries its offsets.
+ * @locality loop thread
  */
 static void checkpoint_take(hf_pipeline *p)
 {
@@ -120,6 +126,7 @@ static void checkpoint_take(hf_pipeline *p)
 /*
  * Commits, asynchronously, the offsets of every waiting checkpoint whose
  * generation (and so every one before it) is delivered.
+ * @locality loop thread
  */
 static void checkpoints_commit(hf_pipeline *p)
 {
@@ -142,6 +149,7 @@ static void checkpoints_commit(hf_pipeline *p)
  * waiting checkpoints are then superseded). final: a flush timeout is an
  * error. Returns 0, or -1 when nothing could be committed because of a
  * delivery problem.
+ * @locality loop thread
  */
 static int commit(hf_pipeline *p, int final)
 {
@@ -202,9 +210,10 @@ static int commit(hf_pipeline *p, int final)
 
 /*
  * Where a partition with no committed offset starts: auto.offset.reset as
- * a logical offset. Given no offset, librdkafka 2.0 fetched the committed
- * offsets once more and then reset after a fixed 100 ms wait. "error" (or
- * a value librdkafka refused already) stays with librdkafka.
+ * a logical offset: given no offset, librdkafka 2.0 fetches the committed
+ * offsets once more and then resets after a fixed 100 ms wait. "error" (or
+ * a value librdkafka refuses already) stays with librdkafka.
+ * @locality loop thread
  */
 static int64_t reset_offset(const hf_pipeline *p)
 {

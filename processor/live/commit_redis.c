@@ -14,7 +14,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-/* Pauses (pause = 1) or resumes every assigned partition. */
+/* Pauses (pause = 1) or resumes every assigned partition. @locality loop thread */
 static void pause_all(hf_pipeline *p, int pause)
 {
     rd_kafka_topic_partition_list_t *list = NULL;
@@ -33,6 +33,7 @@ static void pause_all(hf_pipeline *p, int pause)
  * Redis answered UNAVAILABLE to `what`: the first time, pause the input and
  * say so (logs and /readyz); then wait, 100 ms doubling to 5 s. Returns -1
  * when the pipeline is stopping (the call is given up), else 0: retry.
+ * @locality loop thread
  */
 static int unavailable_wait(hf_pipeline *p, int *backoff, const char *what,
                             const char *err)
@@ -52,7 +53,7 @@ static int unavailable_wait(hf_pipeline *p, int *backoff, const char *what,
     return stopping(p) ? -1 : 0;
 }
 
-/* After a call that was retried by unavailable_wait: resume the input. */
+/* After a call that was retried by unavailable_wait: resume the input. @locality loop thread */
 static void available_again(hf_pipeline *p, int backoff)
 {
     if (backoff == 0)
@@ -62,7 +63,8 @@ static void available_again(hf_pipeline *p, int backoff)
     hf_log_info("pipeline", "Redis available again: input resumed");
 }
 
-/* Gives s the acquisition `part` (or none) with nothing open or pending. */
+/* Gives s the acquisition `part` (or none) with nothing open or pending.
+ * @locality loop thread */
 void hf_live_slot_reset(slot *s, hf_redis_part *part, int dropped)
 {
     if (s->part != part)
@@ -75,7 +77,8 @@ void hf_live_slot_reset(slot *s, hf_redis_part *part, int dropped)
     hf_buf_reset(&s->out);
 }
 
-/* Forgets the stream's state and never writes for it again (until re-assigned). */
+/* Forgets the stream's state and never writes for it again (until re-assigned).
+ * @locality loop thread */
 void hf_live_drop_slot(hf_pipeline *p, slot *s, const char *why)
 {
     hf_log_warn("pipeline", "partition %" PRId32 ": %s: its state is dropped and nothing "
@@ -90,6 +93,7 @@ void hf_live_drop_slot(hf_pipeline *p, slot *s, const char *why)
 /*
  * Acquires partition s->partition (a new epoch) and loads its customers into
  * a new stream. Returns 0, or -1 (failed, or stopping during an outage).
+ * @locality loop thread
  */
 static int open_slot(hf_pipeline *p, slot *s)
 {
@@ -137,6 +141,7 @@ static int open_slot(hf_pipeline *p, slot *s)
     return 0;
 }
 
+/* @locality loop thread (hf_redis_outbox_read callback) */
 static int outbox_collect(void *opaque, uint64_t seq, const char *key, size_t key_len,
                           const char *value, size_t value_len)
 {
@@ -149,6 +154,7 @@ static int outbox_collect(void *opaque, uint64_t seq, const char *key, size_t ke
  * yet (sequence > s->kafka_seq), after dropping the others; the trim is
  * fenced, so a partition taken by another instance is dropped here.
  * Returns 0, or -1 (dropped or failed).
+ * @locality loop thread
  */
 int hf_live_outbox_refill(hf_pipeline *p, slot *s)
 {
@@ -189,7 +195,7 @@ int hf_live_outbox_refill(hf_pipeline *p, slot *s)
     return 0;
 }
 
-/* The slot's input offsets (applied + 1) with metadata, added to list. */
+/* The slot's input offsets (applied + 1) with metadata, added to list. @locality loop thread */
 void hf_live_add_offsets(hf_pipeline *p, const slot *s, rd_kafka_topic_partition_list_t *list)
 {
     char md[64];
@@ -211,7 +217,8 @@ void hf_live_add_offsets(hf_pipeline *p, const slot *s, rd_kafka_topic_partition
     }
 }
 
-/* Moves the consumer of every assigned input topic of s to applied + 1. */
+/* Moves the consumer of every assigned input topic of s to applied + 1.
+ * @locality loop thread */
 static void seek_applied(hf_pipeline *p, slot *s)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
@@ -236,6 +243,7 @@ static void seek_applied(hf_pipeline *p, slot *s)
  * Fills s->rb with the open batch of stream s: its changed customers,
  * offsets and clock (its outbox entries are there already). Returns 1 when
  * there is something to commit, 0 when not, -1 when failed (OOM).
+ * @locality loop thread or helper thread
  */
 int hf_live_prepare_stream(hf_pipeline *p, slot *s)
 {
@@ -279,13 +287,15 @@ oom:
     return -1;
 }
 
-/* hirefire_redis_call_seconds of a call that started at t0 (monotonic s). */
+/* hirefire_redis_call_seconds of a call that started at t0 (monotonic s).
+ * @locality loop thread */
 static void observe_redis_call(hf_pipeline *p, double t0)
 {
     hf_metric_observe(p->m.redis_call, hf_clock_mono_s() - t0);
 }
 
-/* What follows the commit of stream s's batch to Redis, by its outcome. */
+/* What follows the commit of stream s's batch to Redis, by its outcome.
+ * @locality loop thread */
 static void committed_stream(hf_pipeline *p, slot *s, hf_redis_status st, const char *err)
 {
     switch (st) {
@@ -322,6 +332,7 @@ static void committed_stream(hf_pipeline *p, slot *s, hf_redis_status st, const 
 /*
  * Commits the prepared batch of stream s to Redis and waits for it, waiting
  * out an outage (the batch is committed as it is, however often retried).
+ * @locality loop thread
  */
 static void commit_stream_sync(hf_pipeline *p, slot *s)
 {
@@ -339,6 +350,7 @@ static void commit_stream_sync(hf_pipeline *p, slot *s)
     committed_stream(p, s, st, err);
 }
 
+/* @locality loop thread */
 static int any_pending(const hf_pipeline *p)
 {
     for (int32_t i = 0; i < p->nslots; i++)
@@ -347,7 +359,8 @@ static int any_pending(const hf_pipeline *p)
     return 0;
 }
 
-/* Sends stream s's prepared commit, or queues it for a synchronous one. */
+/* Sends stream s's prepared commit, or queues it for a synchronous one.
+ * @locality loop thread */
 static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
 {
     char err[512];
@@ -360,7 +373,8 @@ static void send_stream(hf_pipeline *p, slot *s, size_t *nsent, size_t *nsync)
     }
 }
 
-/* Sends on the streams the helper thread has computed since the last call. */
+/* Sends on the streams the helper thread has computed since the last call.
+ * @locality loop thread */
 static void send_computed(hf_pipeline *p, size_t *nsent, size_t *nsync)
 {
     size_t n = atomic_load_explicit(&p->ncomputed, memory_order_acquire);
@@ -375,6 +389,7 @@ static void send_computed(hf_pipeline *p, size_t *nsent, size_t *nsync)
  * The batch with Redis: per stream, apply its messages and commit them to
  * Redis in one transaction; then publish what those commits put in the
  * outboxes (one Kafka transaction for all streams) and trim them.
+ * @locality loop thread
  */
 static void process_batch_redis(hf_pipeline *p)
 {
@@ -439,6 +454,7 @@ static void process_batch_redis(hf_pipeline *p)
  * load its customers; republish what its outbox holds beyond the committed
  * offsets' metadata (one transaction with the offsets); start each
  * topic-partition at the offset after the last one applied in Redis.
+ * @locality loop thread
  */
 static void assign(hf_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {

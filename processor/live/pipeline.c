@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* @locality any */
 void hf_live_fail(hf_pipeline *p, const char *fmt, ...)
 {
     pthread_mutex_lock(&p->fail_mu);
@@ -32,6 +33,7 @@ void hf_live_fail(hf_pipeline *p, const char *fmt, ...)
     pthread_mutex_unlock(&p->fail_mu);
 }
 
+/* @locality loop thread */
 int hf_live_topic_index(const hf_pipeline *p, const char *topic)
 {
     for (size_t i = 0; i < p->ntopics; i++)
@@ -40,7 +42,8 @@ int hf_live_topic_index(const hf_pipeline *p, const char *topic)
     return -1;
 }
 
-/* The state of topic-partition (t, part), growing the tables; NULL on OOM. */
+/* The state of topic-partition (t, part), growing the tables; NULL on OOM.
+ * @locality loop thread */
 tpstate *hf_live_tp_get(hf_pipeline *p, int t, int32_t part)
 {
     if (part >= p->tps_cap[t]) {
@@ -56,6 +59,7 @@ tpstate *hf_live_tp_get(hf_pipeline *p, int t, int32_t part)
     return &p->tps[t][part];
 }
 
+/* @locality loop thread */
 slot *hf_live_slot_get(hf_pipeline *p, int32_t part)
 {
     if (part >= p->nslots) {
@@ -82,6 +86,7 @@ slot *hf_live_slot_get(hf_pipeline *p, int32_t part)
     return &p->slots[part];
 }
 
+/* @locality the caller's thread, which then runs the loop */
 hf_pipeline *hf_pipeline_new(const hf_config *cfg, const hf_engine *eng,
                              const hf_pipeline_opts *opts, char *errstr,
                              size_t errstr_size)
@@ -145,7 +150,8 @@ error:
     return NULL;
 }
 
-/* Takes one consumer event; returns 1 when it was a message for the batch. */
+/* Takes one consumer event; returns 1 when it was a message for the batch.
+ * @locality loop thread */
 static int take(hf_pipeline *p, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -195,6 +201,7 @@ static int take(hf_pipeline *p, rd_kafka_message_t *m)
  * nothing until its broker thread wakes (up to a second later). With
  * read_committed input whose last record is a transaction marker, the
  * processed offset stays below the watermark and the event decides.
+ * @locality loop thread
  */
 static int all_at_end(const hf_pipeline *p)
 {
@@ -362,6 +369,7 @@ int hf_pipeline_run(hf_pipeline *p, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* @locality the caller's thread, after hf_pipeline_run */
 void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
                        hf_pipeline_counters *counters, uint64_t *customers)
 {
@@ -375,6 +383,7 @@ void hf_pipeline_stats(const hf_pipeline *p, hf_stream_stats *stats,
     *counters = p->c;
 }
 
+/* @locality the caller's thread, after hf_pipeline_run */
 void hf_pipeline_destroy(hf_pipeline *p)
 {
     if (p == NULL)

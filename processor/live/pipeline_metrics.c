@@ -16,7 +16,8 @@ static const char *const outcome_names[OUT_COUNT] = {"applied", "invalid", "dupl
 static const char *const dl_names[DL_COUNT] = {"decode", "schema", "invalid"};
 static const char *const rb_names[RB_COUNT] = {"assign", "revoke", "lost"};
 
-/* Looks up every handle the loop updates (not per partition: see slot_metrics). */
+/* Looks up every handle the loop updates (not per partition: see slot_metrics).
+ * @locality loop thread */
 int hf_live_metrics_init(hf_pipeline *p, char *errstr, size_t errstr_size)
 {
     hf_metrics *reg = p->opts.metrics;
@@ -59,6 +60,7 @@ int hf_live_metrics_init(hf_pipeline *p, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* @locality loop thread */
 void hf_live_metrics_free(pipeline_metrics *pm)
 {
     free(pm->events);
@@ -71,6 +73,7 @@ void hf_live_metrics_free(pipeline_metrics *pm)
  * texts of pipeline, framing, codec_json and codec_avro: the bytes are not a
  * message at all, the writer schema is unknown or unusable, or the decoded
  * event breaks the rules.
+ * @locality any (pure)
  */
 int hf_live_dl_class(const char *why)
 {
@@ -88,7 +91,7 @@ int hf_live_dl_class(const char *why)
     return DL_INVALID;
 }
 
-/* Adds the open batch's event counts to the counters. */
+/* Adds the open batch's event counts to the counters. @locality loop thread */
 void hf_live_metrics_flush_events(hf_pipeline *p)
 {
     pipeline_metrics *pm = &p->m;
@@ -99,7 +102,8 @@ void hf_live_metrics_flush_events(hf_pipeline *p)
         }
 }
 
-/* Customers cached and event-time lag: at most every GAUGES_EVERY_MS, or now. */
+/* Customers cached and event-time lag: at most every GAUGES_EVERY_MS, or now.
+ * @locality loop thread */
 void hf_live_metrics_gauges(hf_pipeline *p, int force)
 {
     pipeline_metrics *pm = &p->m;
@@ -122,6 +126,7 @@ void hf_live_metrics_gauges(hf_pipeline *p, int force)
     hf_metric_set(pm->customers, (double)customers);
 }
 
+/* @locality librdkafka callback (consumer poll, loop thread) */
 int hf_live_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
     hf_pipeline *p = opaque;
@@ -130,6 +135,7 @@ int hf_live_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
     return 0; /* librdkafka frees json */
 }
 
+/* @locality any (the HTTP thread) */
 int hf_pipeline_ready(const hf_pipeline *p, char *why, size_t why_size)
 {
     /* The atomics are only read; C11's atomic_load takes a non-const pointer. */

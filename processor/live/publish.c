@@ -41,6 +41,7 @@ struct publication {
     char err[512];
 };
 
+/* @locality loop thread */
 static void publication_clear(publication *pb)
 {
     hf_buf_reset(&pb->out);
@@ -53,12 +54,13 @@ static void publication_clear(publication *pb)
     pb->nstreams = 0;
 }
 
-/* An empty publication, or NULL (OOM). */
+/* An empty publication, or NULL (OOM). @locality loop thread (set-up) */
 publication *hf_live_publication_new(void)
 {
     return calloc(1, sizeof(publication));
 }
 
+/* @locality loop thread (destroy) */
 void hf_live_publication_free(publication *pb)
 {
     publication_clear(pb);
@@ -66,7 +68,7 @@ void hf_live_publication_free(publication *pb)
     free(pb->streams);
 }
 
-/* Takes the entries and offsets of streams v into pb. 0, or -1 (OOM). */
+/* Takes the entries and offsets of streams v into pb. 0, or -1 (OOM). @locality loop thread */
 static int publication_build(hf_pipeline *p, publication *pb, slot **v, size_t n)
 {
     publication_clear(pb);
@@ -224,7 +226,7 @@ static pub_result publication_done(hf_pipeline *p, publication *pb)
     return PUBLISHED;
 }
 
-/* The streams of v leave the cycle: what they had to publish is taken. */
+/* The streams of v leave the cycle: what they had to publish is taken. @locality loop thread */
 static void streams_taken(slot **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -379,7 +381,8 @@ pub_result hf_live_recover(hf_pipeline *p, slot **v, size_t n)
         if (n == 0)
             return PUBLISHED;
         for (size_t i = 0; i < n; i++) {
-            const unsigned char *q = (const unsigned char *)v[i]->out.data, *end = q + v[i]->out.len;
+            const unsigned char *q = (const unsigned char *)v[i]->out.data;
+            const unsigned char *end = q + v[i]->out.len;
             while (q < end) {
                 uint32_t klen, elen;
                 memcpy(&klen, q, 4);

@@ -53,6 +53,7 @@ static void on_revoke(hf_pipeline *p, const rd_kafka_topic_partition_list_t *par
     }
 }
 
+/* @locality librdkafka callback (consumer poll or close, loop thread) */
 void hf_live_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
