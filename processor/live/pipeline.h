@@ -107,28 +107,6 @@
 #include "core/stream.h"
 #include "ops/metrics.h"
 
-/*--- Input decoding (shared with the Kafka replay) -------------------------*/
-
-typedef struct hf_pipeline_decoder hf_pipeline_decoder;
-
-/*
- * A decoder for cfg's input.format: framed Avro (schemas from
- * schema.registry.url, else input.schema.dir) or JSON. Fixes the event type
- * for the topics of input.topic.<t>.type. Borrows cfg. Returns NULL with
- * errstr, e.g. "input.format=avro needs schema.registry.url or input.schema.dir".
- */
-hf_pipeline_decoder *hf_pipeline_decoder_new(const hf_config *cfg,
-                                             char *errstr, size_t errstr_size);
-void hf_pipeline_decoder_destroy(hf_pipeline_decoder *d); /* accepts NULL */
-
-/*
- * Decodes a consumed message into e (source = its topic, partition and
- * offset; strings valid until the next call and while m lives). Returns 0,
- * or -1 with the reason in errstr (e.g. "message has no value").
- */
-int hf_pipeline_decode(hf_pipeline_decoder *d, const rd_kafka_message_t *m,
-                       hf_event *e, char *errstr, size_t errstr_size);
-
 /*--- The live loop ------------------------------------------------------------*/
 
 typedef struct hf_pipeline_opts {

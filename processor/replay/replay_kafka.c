@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "codec/codec_json.h"
+#include "kafka/input.h"
 #include "kafka/kafka_conf.h"
-#include "live/pipeline.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -286,7 +286,7 @@ static void dead_letter(replay *r, const rd_kafka_message_t *m, const char *why)
     fwrite(b->data, 1, b->len, dl);
 }
 
-static int consume(replay *r, hf_pipeline_decoder *dec, char *errstr, size_t errstr_size)
+static int consume(replay *r, hf_kafka_input *dec, char *errstr, size_t errstr_size)
 {
     char why[512];
     uint64_t n = 0;
@@ -314,7 +314,7 @@ static int consume(replay *r, hf_pipeline_decoder *dec, char *errstr, size_t err
             hf_stream *st = &r->streams[m->partition];
             hf_event e;
             n++;
-            if (hf_pipeline_decode(dec, m, &e, why, sizeof(why)) != 0) {
+            if (hf_kafka_input_decode(dec, m, &e, why, sizeof(why)) != 0) {
                 hf_stream_count_invalid(st);
                 dead_letter(r, m, why);
             } else if (hf_stream_process(st, &e) != 0) {
@@ -374,7 +374,7 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
     r.opts = opts;
-    hf_pipeline_decoder *dec = NULL;
+    hf_kafka_input *dec = NULL;
     rd_kafka_topic_partition_list_t *assign = NULL;
     int rc = -1;
     memset(stats, 0, sizeof(*stats));
@@ -417,7 +417,7 @@ int hf_replay_kafka(const hf_config *cfg, const hf_engine *eng,
     }
     if (partition_counts(&r, errstr, errstr_size) != 0 || plan(&r, errstr, errstr_size) != 0)
         goto out;
-    if ((dec = hf_pipeline_decoder_new(cfg, errstr, errstr_size)) == NULL)
+    if ((dec = hf_kafka_input_new(cfg, errstr, errstr_size)) == NULL)
         goto out;
 
     for (size_t k = 0; k < r.ntopics; k++)
@@ -469,7 +469,7 @@ out:
             hf_stream_destroy(&r.streams[p]);
     free(r.streams);
     free(r.has_stream);
-    hf_pipeline_decoder_destroy(dec);
+    hf_kafka_input_destroy(dec);
     for (size_t i = 0; i < r.ntopics; i++)
         free(r.topics[i]);
     free(r.topics);
