@@ -72,7 +72,7 @@ static int op_cmp(const void *pa, const void *pb)
 /*
  * Sorts ops[0, n) by op_cmp, into out. When the ops outnumber the bucket
  * hashes, a counting sort on (big, bucket, kind), stable, so cust keeps
- * the ascending order that hf_redis_commit_format adds the ops in, and cheaper than
+ * the ascending order that bucket_ops adds the ops in, and cheaper than
  * qsort on a batch of many customers; else qsort. 0, or -1 (OOM).
  */
 static int ops_sort(const op *ops, size_t n, op *out)
@@ -170,19 +170,21 @@ static void resp_bucket(hf_buf *o, const char *tag, int big, uint32_t bucket, in
     snprintf(suffix, sizeof(suffix), "%s%" PRIu32, big ? ":big:" : ":c:", bucket);
     resp_key(o, tag, suffix, oom);
 }
-/* The commit's commands up to the last queued write into b->resp. */
-hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch *b,
-                                       char *errstr, size_t errstr_size)
+/*
+ * The writes to the bucket hashes, grouped by hash (rewrite, sets, then
+ * deletes), in a malloc'd array (free it) whose sorted half is *sorted, of
+ * *n; *added gets the number of customers new to the partition. NULL when
+ * out of memory.
+ */
+static op *bucket_ops(const hf_redis_batch *b, const op **sorted, size_t *n,
+                      uint64_t *added)
 {
-    /* The writes, grouped by bucket hash: rewrite, sets, then deletes. */
     size_t maxops = 2 * b->ncusts + 2 * (size_t)b->nsplit + 1;
     op *ops = malloc(2 * maxops * sizeof(*ops));
-    if (ops == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return HF_REDIS_ERROR;
-    }
+    if (ops == NULL)
+        return NULL;
     size_t nops = 0;
-    uint64_t added = 0;
+    *added = 0;
     for (size_t i = 0; i < b->ncusts; i++) {
         const hf_redis_bcust *e = &b->custs[i];
         ops[nops++] = (op){e->bucket, (uint8_t)e->big, 1, (uint32_t)i};
@@ -190,62 +192,78 @@ hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch
         if (e->c->flags & other)
             ops[nops++] = (op){e->bucket, (uint8_t)!e->big, 2, (uint32_t)i};
         /* A stored customer moves (or stays) and is counted already. */
-        added += !(e->c->flags & (HF_CUST_REDIS_SMALL | HF_CUST_REDIS_BIG));
+        *added += !(e->c->flags & (HF_CUST_REDIS_SMALL | HF_CUST_REDIS_BIG));
     }
     for (uint32_t k = 0; k < b->nsplit; k++)
         for (uint8_t big = 0; big < 2; big++)
             ops[nops++] = (op){b->split_from + k, big, 0, 0};
     if (ops_sort(ops, nops, ops + maxops) != 0) {
         free(ops);
-        snprintf(errstr, errstr_size, "out of memory");
-        return HF_REDIS_ERROR;
+        return NULL;
     }
-    const op *sorted = ops + maxops;
+    *sorted = ops + maxops;
+    *n = nops;
+    return ops;
+}
 
-    hf_buf *o = &b->resp;
-    int oom = 0;
-    b->formatted = 0;
-    hf_buf_reset(o);
-    resp_array(o, 2, &oom);
-    resp_str(o, "WATCH", &oom);
-    resp_key(o, part->tag, ":meta", &oom);
-    resp_array(o, 6 + b->ntopics, &oom);
-    resp_str(o, "HMGET", &oom);
-    resp_key(o, part->tag, ":meta", &oom);
-    resp_str(o, "epoch", &oom);
-    resp_str(o, "batch", &oom);
-    resp_str(o, "outbox_seq", &oom);
-    resp_str(o, "customers", &oom);
+/* The check: WATCH T:meta, HMGET T:meta <checked fields>, MULTI. */
+static void put_check(hf_buf *o, const hf_redis_part *part, const hf_redis_batch *b,
+                      int *oom)
+{
+    resp_array(o, 2, oom);
+    resp_str(o, "WATCH", oom);
+    resp_key(o, part->tag, ":meta", oom);
+    resp_array(o, 6 + b->ntopics, oom);
+    resp_str(o, "HMGET", oom);
+    resp_key(o, part->tag, ":meta", oom);
+    resp_str(o, "epoch", oom);
+    resp_str(o, "batch", oom);
+    resp_str(o, "outbox_seq", oom);
+    resp_str(o, "customers", oom);
     for (size_t i = 0; i < b->ntopics; i++) {
         char field[300];
         snprintf(field, sizeof(field), "applied:%s", b->topics[i].topic);
-        resp_str(o, field, &oom);
+        resp_str(o, field, oom);
     }
-    resp_array(o, 1, &oom);
-    resp_str(o, "MULTI", &oom);
-    size_t queued = 0;
+    resp_array(o, 1, oom);
+    resp_str(o, "MULTI", oom);
+}
 
-    if (b->nouts > 0) {
-        resp_array(o, 2 + b->nouts, &oom);
-        resp_str(o, "RPUSH", &oom);
-        resp_key(o, part->tag, ":outbox", &oom);
-        for (size_t i = 0; i < b->nouts; i++) {
-            static const char hex[] = "0123456789abcdef";
-            uint64_t seq = part->outbox_seq + 1 + i;
-            char *d = b->data.data + b->outs[i].off;
-            for (int k = HF_REDIS_SEQ_DIGITS - 1; k >= 0; k--, seq >>= 4)
-                d[k] = hex[seq & 0xf];
-            resp_bulk(o, d, b->outs[i].len, &oom);
-        }
-        queued++;
+/*
+ * RPUSH T:outbox of the batch's signals, numbered from part->outbox_seq + 1
+ * (written into their entries in b->data). The number of writes queued.
+ */
+static size_t put_outbox(hf_buf *o, const hf_redis_part *part, hf_redis_batch *b, int *oom)
+{
+    if (b->nouts == 0)
+        return 0;
+    resp_array(o, 2 + b->nouts, oom);
+    resp_str(o, "RPUSH", oom);
+    resp_key(o, part->tag, ":outbox", oom);
+    for (size_t i = 0; i < b->nouts; i++) {
+        char *d = b->data.data + b->outs[i].off;
+        hf_redis_put_seq(d, part->outbox_seq + 1 + i);
+        resp_bulk(o, d, b->outs[i].len, oom);
     }
-    for (size_t i = 0; i < nops && !oom;) {
+    return 1;
+}
+
+/*
+ * Per bucket hash of the sorted ops: DEL (a split bucket), HSET of its
+ * customers, HDEL of those that moved to the other hash of the bucket.
+ * The number of writes queued.
+ */
+static size_t put_buckets(hf_buf *o, const char *tag, const hf_redis_batch *b,
+                          const op *sorted, size_t nops, int *oom)
+{
+    size_t queued = 0;
+    for (size_t i = 0; i < nops && !*oom;) {
         size_t j = i, nset = 0;
         const op g = sorted[i];
         if (g.kind == 0) { /* the marker sorts first */
-            resp_array(o, 2, &oom);
-            resp_str(o, "DEL", &oom);
-            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            resp_array(o, 2, oom);
+            resp_str(o, "DEL", oom);
+            resp_bucket(o, tag, g.big, g.bucket, oom);
             queued++;
             i++;
         }
@@ -255,59 +273,90 @@ hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch
         }
         size_t k = i;
         if (nset > 0) {
-            resp_array(o, 2 + 2 * nset, &oom);
-            resp_str(o, "HSET", &oom);
-            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            resp_array(o, 2 + 2 * nset, oom);
+            resp_str(o, "HSET", oom);
+            resp_bucket(o, tag, g.big, g.bucket, oom);
             for (; k < i + nset; k++) {
                 const hf_redis_bcust *e = &b->custs[sorted[k].cust];
-                resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
-                resp_bulk(o, b->data.data + e->val_off, e->val_len, &oom);
+                resp_bulk(o, b->data.data + e->id_off, e->id_len, oom);
+                resp_bulk(o, b->data.data + e->val_off, e->val_len, oom);
             }
             queued++;
         }
         if (j > k) {
-            resp_array(o, 2 + (j - k), &oom);
-            resp_str(o, "HDEL", &oom);
-            resp_bucket(o, part->tag, g.big, g.bucket, &oom);
+            resp_array(o, 2 + (j - k), oom);
+            resp_str(o, "HDEL", oom);
+            resp_bucket(o, tag, g.big, g.bucket, oom);
             for (; k < j; k++) {
                 const hf_redis_bcust *e = &b->custs[sorted[k].cust];
-                resp_bulk(o, b->data.data + e->id_off, e->id_len, &oom);
+                resp_bulk(o, b->data.data + e->id_off, e->id_len, oom);
             }
             queued++;
         }
         i = j;
     }
-    free(ops);
+    return queued;
+}
 
+/*
+ * The meta writes (2 queued): HSET T:meta batch, outbox_seq, [clock],
+ * applied:<topic>..., [buckets, split]; HINCRBY T:meta customers <added>.
+ */
+static void put_meta(hf_buf *o, const hf_redis_part *part, const hf_redis_batch *b,
+                     uint64_t added, int *oom)
+{
     resp_array(o, 6 + 2 * (b->clock != INT32_MIN) + 2 * b->ntopics + 4 * (b->nsplit > 0),
-               &oom);
-    resp_str(o, "HSET", &oom);
-    resp_key(o, part->tag, ":meta", &oom);
-    resp_str(o, "batch", &oom);
-    resp_u64(o, part->batch + 1, &oom);
-    resp_str(o, "outbox_seq", &oom);
-    resp_u64(o, part->outbox_seq + b->nouts, &oom);
+               oom);
+    resp_str(o, "HSET", oom);
+    resp_key(o, part->tag, ":meta", oom);
+    resp_str(o, "batch", oom);
+    resp_u64(o, part->batch + 1, oom);
+    resp_str(o, "outbox_seq", oom);
+    resp_u64(o, part->outbox_seq + b->nouts, oom);
     if (b->clock != INT32_MIN) {
-        resp_str(o, "clock", &oom);
-        resp_i64(o, b->clock, &oom);
+        resp_str(o, "clock", oom);
+        resp_i64(o, b->clock, oom);
     }
     for (size_t i = 0; i < b->ntopics; i++) {
         char field[300];
         snprintf(field, sizeof(field), "applied:%s", b->topics[i].topic);
-        resp_str(o, field, &oom);
-        resp_i64(o, b->topics[i].offset, &oom);
+        resp_str(o, field, oom);
+        resp_i64(o, b->topics[i].offset, oom);
     }
     if (b->nsplit > 0) {
-        resp_str(o, "buckets", &oom);
-        resp_u64(o, b->new_buckets, &oom);
-        resp_str(o, "split", &oom);
-        resp_u64(o, b->new_split, &oom);
+        resp_str(o, "buckets", oom);
+        resp_u64(o, b->new_buckets, oom);
+        resp_str(o, "split", oom);
+        resp_u64(o, b->new_split, oom);
     }
-    resp_array(o, 4, &oom);
-    resp_str(o, "HINCRBY", &oom);
-    resp_key(o, part->tag, ":meta", &oom);
-    resp_str(o, "customers", &oom);
-    resp_u64(o, added, &oom);
+    resp_array(o, 4, oom);
+    resp_str(o, "HINCRBY", oom);
+    resp_key(o, part->tag, ":meta", oom);
+    resp_str(o, "customers", oom);
+    resp_u64(o, added, oom);
+}
+
+/* The commit's commands up to the last queued write into b->resp. */
+hf_redis_status hf_redis_commit_format(const hf_redis_part *part, hf_redis_batch *b,
+                                       char *errstr, size_t errstr_size)
+{
+    const op *sorted = NULL;
+    size_t nops = 0;
+    uint64_t added = 0;
+    op *ops = bucket_ops(b, &sorted, &nops, &added);
+    if (ops == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return HF_REDIS_ERROR;
+    }
+    hf_buf *o = &b->resp;
+    int oom = 0;
+    b->formatted = 0;
+    hf_buf_reset(o);
+    put_check(o, part, b, &oom);
+    size_t queued = put_outbox(o, part, b, &oom);
+    queued += put_buckets(o, part->tag, b, sorted, nops, &oom);
+    free(ops);
+    put_meta(o, part, b, added, &oom);
     queued += 2;
     if (oom) {
         snprintf(errstr, errstr_size, "out of memory");
