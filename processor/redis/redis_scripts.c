@@ -1,7 +1,7 @@
 /*
  * redis_scripts.c - the Lua scripts of the Redis state store; their keys,
  * arguments and replies are described in redis_scripts.h. (A batch's
- * commit is a MULTI/EXEC transaction instead: store_redis.c, "Commit".)
+ * commit is a MULTI/EXEC transaction instead: redis_commit.c.)
  */
 #include "redis/redis_scripts.h"
 

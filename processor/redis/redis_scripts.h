@@ -1,6 +1,6 @@
 /*
- * redis_scripts.h - the Lua scripts of the Redis state store (store_redis.c)
- * as C strings, with the layout of their keys and arguments.
+ * redis_scripts.h - the Lua scripts of the Redis state store as C strings
+ * (redis_conn.c runs them), with the layout of their keys and arguments.
  *
  * Each script checks everything before its first write, so a script that
  * refuses (FENCED, CONFLICT) has written nothing, and Redis runs it

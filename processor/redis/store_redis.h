@@ -268,9 +268,9 @@ size_t hf_redis_batch_signals(const hf_redis_batch *b);
  * Commits the batch with ONE Redis transaction: checks the epoch, the
  * outbox sequence and the applied offsets of the batch's topics against
  * part, then writes states, outbox entries (sequences part->outbox_seq + 1
- * ...), offsets and clock (store_redis.c, "Commit"). On HF_REDIS_OK part is updated (batch, clock,
- * outbox_seq, applied, customers) and so are the customers' flags; the
- * batch is left as it is (clear it for the next).
+ * ...), offsets and clock (redis_commit.c). On HF_REDIS_OK part is updated
+ * (batch, clock, outbox_seq, applied, customers) and so are the customers'
+ * flags; the batch is left as it is (clear it for the next).
  */
 hf_redis_status hf_redis_commit(hf_redis *r, hf_redis_part *part,
                                 hf_redis_batch *b, char *errstr,
