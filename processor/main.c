@@ -16,6 +16,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"replay", hf_cmd_replay, "run events from a file or a topic range through the rules"},
+    {"audience", hf_cmd_audience, "list the customers of each behaviour at a day, with their numbers"},
     {"run", hf_cmd_run, "process input topics live and publish signals"},
     {"gen", hf_cmd_gen, "generate realistic synthetic customer events"},
     {"produce", hf_cmd_produce, "load an event file into a topic"},

@@ -15,6 +15,7 @@ int hf_cmd_gen(int argc, char **argv);
 int hf_cmd_produce(int argc, char **argv);
 int hf_cmd_inspect(int argc, char **argv);
 int hf_cmd_validate(int argc, char **argv);
+int hf_cmd_audience(int argc, char **argv);
 
 /*--- Helpers shared by the subcommands -----------------------------------*/
 

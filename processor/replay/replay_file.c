@@ -148,6 +148,7 @@ typedef struct lookahead {
     pending v[AHEAD];
     size_t head, n;
     hf_stream *st;
+    int stopped;     /* an event after hf_file_replay.stop_after_day came */
 } lookahead;
 
 static void lookahead_free(lookahead *la)
@@ -217,6 +218,12 @@ static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *u
     pending *p = &la->v[la->head];
     la->head = (la->head + 1) % AHEAD;
     la->n--;
+    if (la->stopped)
+        return 0;
+    if (r->has_stop && p->status == 1 && hf_event_day(p->e.event_time) > r->stop_after_day) {
+        la->stopped = 1;
+        return 0;
+    }
     if (p->status == 0) {
         hf_stream_count_invalid(la->st);
         dead_letter(r->dead_letter, unit, p->unit, p->why,
@@ -256,7 +263,7 @@ static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
         return -1;
     }
     lookahead la = {.st = st};
-    while ((got = next_line(rd, &line, &len)) == 1) {
+    while (!la.stopped && (got = next_line(rd, &line, &len)) == 1) {
         lineno++;
         size_t k = 0;
         while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
@@ -311,7 +318,7 @@ static int replay_avro(const hf_file_replay *r, hf_stream *st, const char *path,
     uint64_t recno = 0;
     int rc = 0;
     lookahead la = {.st = st};
-    for (;;) {
+    while (!la.stopped) {
         if (la.n == AHEAD &&
             lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size) != 0) {
             rc = -1;

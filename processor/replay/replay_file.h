@@ -18,6 +18,8 @@ typedef struct hf_file_replay {
     hf_signal_fn emit;
     void *opaque;
     int32_t advance_to;       /* HF_NO_CLOCK: do not advance at the end */
+    int has_stop;             /* stop before the first event after stop_after_day: */
+    int32_t stop_after_day;   /* the input as it stood at the end of that day */
 } hf_file_replay;
 
 /*
