@@ -26,6 +26,7 @@ import contextlib
 import os
 import re
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -371,18 +372,25 @@ def _resp_read(f):
     raise ConnectionError(f"unexpected reply from Redis: {line!r}")
 
 
-def redis_command(port: int, *args: Bytes, timeout: float = 10):
+def redis_command(port: int, *args: Bytes, timeout: float = 10,
+                  tls_ca: Optional[str] = None):
     """Sends one command to Redis on 127.0.0.1:port and returns its reply:
     str (status), int, bytes (bulk), None, or a list. Raises
-    RedisReplyError on an error reply."""
+    RedisReplyError on an error reply. tls_ca: speak TLS, trusting that CA
+    file."""
     parts = [b"*%d\r\n" % len(args)]
     for a in args:
         a = _b(str(a) if isinstance(a, int) else a)
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(b"".join(parts))
-        with s.makefile("rb") as f:
-            return _resp_read(f)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        s = raw
+        if tls_ca is not None:
+            s = ssl.create_default_context(cafile=tls_ca).wrap_socket(
+                raw, server_hostname="127.0.0.1")
+        with s:
+            s.sendall(b"".join(parts))
+            with s.makefile("rb") as f:
+                return _resp_read(f)
 
 
 class Redis(Server):
@@ -399,8 +407,51 @@ class Redis(Server):
     def port(self) -> int:
         return int(self.env["REDIS_PORT"])
 
+    @property
+    def tls_ca(self) -> Optional[str]:
+        return self.env.get("REDIS_TLS_CA")
+
     def command(self, *args: Bytes):
-        return redis_command(self.port, *args)
+        return redis_command(self.port, *args, tls_ca=self.tls_ca)
+
+
+@dataclass
+class RedisCluster:
+    """A Redis Cluster started by `scripts/redis cluster start` in dir."""
+    dir: Path
+    env: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> List[str]:
+        """host:port of every node, masters first."""
+        return self.env["REDIS_CLUSTER_NODES"].split(",")
+
+    @property
+    def ports(self) -> List[int]:
+        return [int(n.rpartition(":")[2]) for n in self.nodes]
+
+    @property
+    def pids(self) -> List[int]:
+        return [int(p) for p in self.env["REDIS_PIDS"].split()]
+
+    @property
+    def url(self) -> str:
+        return self.env["REDIS_URL"]
+
+    def command(self, port: int, *args: Bytes):
+        return redis_command(port, *args)
+
+    def start(self, *args: str, watch: bool = True) -> "RedisCluster":
+        argv = [str(SCRIPTS_DIR / "redis"), "cluster", "start", "--dir", str(self.dir), *args]
+        if watch:
+            argv += ["--watch", str(os.getpid())]
+        res = _run(argv, START_TIMEOUT, what="scripts/redis cluster start")
+        self.env = read_env(res.stdout.decode().strip())
+        return self
+
+    def stop(self) -> None:
+        _run([str(SCRIPTS_DIR / "redis"), "cluster", "stop", "--dir", str(self.dir)],
+             STOP_TIMEOUT, what="scripts/redis cluster stop")
 
 
 def _new_dir(kind: str, dir: Optional[Union[str, Path]]) -> Path:
@@ -437,6 +488,15 @@ def start_redis(dir: Optional[Union[str, Path]] = None, *args: str,
         raise
 
 
+def start_redis_cluster(dir: Optional[Union[str, Path]] = None, *args: str,
+                        watch: bool = True) -> RedisCluster:
+    """Starts a Redis Cluster (default 3 masters with a replica each) in dir
+    (default: a new temporary path, removed by stop()). args go to
+    `scripts/redis cluster start`, e.g. ("--replicas", "0")."""
+    d = Path(tempfile.mkdtemp(prefix="hf-redis-cluster-")) if dir is None else Path(dir)
+    return RedisCluster(d).start(*args, watch=watch)
+
+
 def _cleanup_failed(server: Server, made_dir: bool) -> None:
     # A start that failed half-way may have left a process and a directory.
     with contextlib.suppress(ServerError, subprocess.SubprocessError, OSError):
@@ -467,6 +527,17 @@ def redis(dir=None, *args: str, aof: bool = False):
     finally:
         if r.dir.exists():
             r.stop()
+
+
+@contextlib.contextmanager
+def redis_cluster(dir=None, *args: str):
+    """A Redis Cluster for the with-block; every node stopped at its end."""
+    c = start_redis_cluster(dir, *args)
+    try:
+        yield c
+    finally:
+        if c.dir.exists():
+            c.stop()
 
 
 try:

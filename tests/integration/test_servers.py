@@ -5,6 +5,7 @@ scripts' message (nothing is skipped)."""
 
 import os
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -315,3 +316,86 @@ def test_servers_stop_when_their_process_group_is_signalled(tmp_path):
         os.killpg(group.pid, signal.SIGTERM)
         group.wait()
     assert_stopped(r, k)
+
+
+def test_a_tls_redis_speaks_tls_only_with_the_certificates_it_made():
+    r = servers.start_redis(None, "--tls")
+    rdir, rpid = r.dir, r.pid
+    try:
+        tls = rdir / "tls"
+        assert sorted(r.env) == ["REDIS_DIR", "REDIS_PID", "REDIS_PORT", "REDIS_TLS_CA",
+                                 "REDIS_TLS_CERT", "REDIS_TLS_KEY", "REDIS_URL"]
+        assert r.url == f"rediss://127.0.0.1:{r.port}/0"
+        assert (r.env["REDIS_TLS_CA"], r.env["REDIS_TLS_CERT"], r.env["REDIS_TLS_KEY"]) == (
+            str(tls / "ca.crt"), str(tls / "client.crt"), str(tls / "client.key"))
+        assert r.command("PING") == "PONG"
+        assert r.command("SET", "hf:k", "v") == "OK"
+        assert r.command("CONFIG", "GET", "port") == [b"port", b"0"]
+        assert r.command("CONFIG", "GET", "tls-auth-clients") == [b"tls-auth-clients",
+                                                                   b"optional"]
+        # The server certificate names 127.0.0.1 and localhost, signed by the CA.
+        res = subprocess.run(["openssl", "verify", "-CAfile", str(tls / "ca.crt"),
+                              str(tls / "server.crt"), str(tls / "client.crt")],
+                             capture_output=True, text=True, check=True)
+        assert res.stdout == f"{tls / 'server.crt'}: OK\n{tls / 'client.crt'}: OK\n"
+        san = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName",
+                              "-in", str(tls / "server.crt")],
+                             capture_output=True, text=True, check=True).stdout
+        assert san.splitlines()[1].strip() == "IP Address:127.0.0.1, DNS:localhost"
+        # Plain RESP on the TLS port gets no answer.
+        with pytest.raises((ConnectionError, OSError)):
+            servers.redis_command(r.port, "PING", timeout=3)
+        # A client that trusts another CA is refused by its own TLS check.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            servers.redis_command(r.port, "PING", tls_ca=str(tls / "client.crt"))
+    finally:
+        r.stop()
+    assert servers.wait_gone(rpid)
+    assert not rdir.exists()
+
+
+def test_a_cluster_of_three_masters_with_a_replica_each_starts_and_stops():
+    c = servers.start_redis_cluster()
+    cdir, pids = c.dir, c.pids
+    try:
+        assert sorted(c.env) == ["REDIS_CLUSTER_NODES", "REDIS_DIR", "REDIS_PIDS",
+                                 "REDIS_PORTS", "REDIS_URL"]
+        assert len(c.nodes) == 6 and len(set(c.nodes)) == 6
+        assert sorted(c.ports) == sorted(int(p) for p in c.env["REDIS_PORTS"].split())
+        assert c.url == f"redis://{c.nodes[0]}/0"
+        lo, other = loopback_listeners()
+        assert set(c.ports) | {p + 10000 for p in c.ports} <= lo
+        assert not set(c.ports) & other
+        for port in c.ports:
+            info = c.command(port, "CLUSTER", "INFO").decode()
+            assert "cluster_state:ok" in info.splitlines()
+            assert "cluster_known_nodes:6" in info.splitlines()
+            assert c.command(port, "CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
+        # Masters first: three masters owning all 16384 slots, three replicas.
+        roles = [c.command(p, "ROLE")[0] for p in c.ports]
+        assert roles == [b"master"] * 3 + [b"slave"] * 3
+        slots = c.command(c.ports[0], "CLUSTER", "SLOTS")
+        owners = {f"{s[2][0].decode()}:{s[2][1]}" for s in slots}
+        assert owners == set(c.nodes[:3])
+        assert sum(s[1] - s[0] + 1 for s in slots) == 16384
+        # A key lives on the master of its slot; the others redirect.
+        slot = c.command(c.ports[0], "CLUSTER", "KEYSLOT", "hf:{g:0}:meta")
+        owner = next(f"{s[2][0].decode()}:{s[2][1]}" for s in slots if s[0] <= slot <= s[1])
+        other_master = next(n for n in c.nodes[:3] if n != owner)
+        with pytest.raises(servers.RedisReplyError) as e:
+            c.command(int(other_master.rpartition(":")[2]), "SET", "hf:{g:0}:meta", "x")
+        assert str(e.value) == f"MOVED {slot} {owner}"
+        assert c.command(int(owner.rpartition(":")[2]), "SET", "hf:{g:0}:meta", "x") == "OK"
+    finally:
+        c.stop()
+    for pid in pids:
+        assert servers.wait_gone(pid)
+    assert not cdir.exists()
+
+
+def test_cluster_start_refuses_fewer_than_three_masters(tmp_path):
+    res = script("redis", "cluster", "start", "--dir", str(tmp_path / "c"), "--masters", "2")
+    assert res.returncode == 1
+    assert res.stderr == ("scripts/redis: cluster start: Redis Cluster needs at least 3 "
+                          "masters, got 2\n")
+    assert not (tmp_path / "c").exists()
