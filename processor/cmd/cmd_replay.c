@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/replay_whatif.h"
 #include "cmd/summary.h"
 #include "codec/codec_avro.h"
 #include "codec/codec_json.h"
@@ -51,6 +52,20 @@ static void replay_usage(FILE *out)
         "      --advance-to DATE     at the end, move the clock to DATE (YYYY-MM-DD, UTC),\n"
         "                            processing the expiries due by then\n"
         "  -q, --quiet               no summary and no progress line on stderr\n"
+        "\n"
+        "For analysts (with --input):\n"
+        "      --history FILE        the audience per day and behaviour as CSV: customers\n"
+        "                            target at the day's end, hires and fires by cause\n"
+        "      --report FILE         one self-contained HTML page: the audience over time,\n"
+        "                            hires and fires per week, a table of the counts\n"
+        "      --compare FILE        run configuration FILE (B, on the defaults) beside\n"
+        "                            this one (A) in the same pass; prints per behaviour\n"
+        "                            the signals of each, the customers target at the end\n"
+        "                            only in A, only in B and in both, and the first\n"
+        "                            signals that differ (also in --history and --report)\n"
+        "      --compare-output DIR  also write B's signals (signals_b.jsonl), the\n"
+        "                            comparison (comparison.json) and the customer lists\n"
+        "                            (<behaviour>.target_only_a.csv, ...) into DIR\n"
         "\n"
         "Configuration:\n"
         "  -c, --config FILE         properties file (see config/hirefire.properties)\n"
@@ -110,6 +125,7 @@ typedef struct replay_args {
     const char *output, *format, *dl_path, *config_path;
     int32_t advance_day; /* HF_NO_CLOCK without --advance-to */
     int quiet;
+    hf_whatif_opts whatif; /* --history, --report, --compare */
     char **xs; /* the -X values, owned */
     size_t nxs;
 } replay_args;
@@ -129,6 +145,10 @@ static int parse_args(int argc, char **argv, replay_args *a)
         {"advance-to", required_argument, NULL, 'a'},
         {"config", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
+        {"history", required_argument, NULL, 'H'},
+        {"report", required_argument, NULL, 'R'},
+        {"compare", required_argument, NULL, 'C'},
+        {"compare-output", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -153,6 +173,10 @@ static int parse_args(int argc, char **argv, replay_args *a)
         case 'c': a->config_path = optarg; break;
         case 'X': a->xs[a->nxs++] = optarg; break;
         case 'q': a->quiet = 1; break;
+        case 'H': a->whatif.history = optarg; break;
+        case 'R': a->whatif.report = optarg; break;
+        case 'C': a->whatif.compare = optarg; break;
+        case 'D': a->whatif.compare_dir = optarg; break;
         case 'h': replay_usage(stdout); return 0;
         default:
             return hf_cli_option_error("replay", opt, argv);
@@ -175,6 +199,16 @@ static int parse_args(int argc, char **argv, replay_args *a)
     if (advance != NULL && parse_day(advance, &a->advance_day) != 0) {
         fprintf(stderr, "hirefire replay: --advance-to must be a date YYYY-MM-DD, got \"%s\"\n",
                 advance);
+        return 2;
+    }
+    if (a->topic != NULL && (a->whatif.history != NULL || a->whatif.report != NULL ||
+                             a->whatif.compare != NULL)) {
+        fprintf(stderr, "hirefire replay: --history, --report and --compare replay a file: "
+                        "give --input FILE\n");
+        return 2;
+    }
+    if (a->whatif.compare_dir != NULL && a->whatif.compare == NULL) {
+        fprintf(stderr, "hirefire replay: --compare-output DIR goes with --compare FILE\n");
         return 2;
     }
     if (a->input != NULL && (a->from != NULL || a->to != NULL || a->brokers != NULL)) {
@@ -244,33 +278,43 @@ static int sinks_close(const replay_args *a, sink *k, FILE *dl, int rc)
     return rc;
 }
 
-/* The file replay: one stream. Returns 0, or -1 after printing why. */
+/* The file replay: one stream (and B's with --compare). Returns 0, or -1 (a failure) or
+ * -2 (a configuration error) after printing why. */
 static int replay_input(const replay_args *a, const hf_config *cfg, const hf_engine *eng,
                         sink *k, FILE *dl, hf_stream_stats *total, uint64_t *customers)
 {
     char err[1024];
     hf_stream st;
-    if (hf_stream_init(&st, eng, emit_signal, k) != 0) {
+    hf_signal_fn emit = emit_signal;
+    void *opaque = k;
+    int wrc;
+    hf_whatif *w = hf_whatif_new(&a->whatif, eng, &st, &emit, &opaque, &wrc);
+    if (wrc != 0)
+        return wrc == 2 ? -2 : -1;
+    if (hf_stream_init(&st, eng, emit, opaque) != 0) {
         fprintf(stderr, "hirefire replay: out of memory\n");
+        hf_whatif_destroy(w);
         return -1;
     }
     hf_file_replay r = {
         .input = a->input,
         .dead_letter = dl,
         .progress = !a->quiet && cfg->replay_progress && isatty(STDERR_FILENO),
-        .emit = emit_signal,
-        .opaque = k,
+        .emit = emit,
+        .opaque = opaque,
         .advance_to = a->advance_day,
     };
-    if (hf_replay_file(&r, &st, err, sizeof(err)) != 0) {
+    r.also = hf_whatif_streams(w, &r.nalso);
+    int rc = hf_replay_file(&r, &st, err, sizeof(err));
+    if (rc != 0)
         fprintf(stderr, "hirefire replay: %s\n", err);
-        hf_stream_destroy(&st);
-        return -1;
-    }
+    else
+        rc = hf_whatif_finish(w) != 0 ? -1 : 0;
     *total = st.stats;
     *customers = hf_memstore_count(st.store);
     hf_stream_destroy(&st);
-    return 0;
+    hf_whatif_destroy(w);
+    return rc;
 }
 
 /* The topic replay: a stream per partition. Returns 0, or -1 after printing why. */
@@ -295,7 +339,7 @@ static int replay_topic(const replay_args *a, const hf_config *cfg, const hf_eng
     return 0;
 }
 
-/* The replay and its summary. Returns 0, or -1 after printing why. */
+/* The replay and its summary. Returns 0, or -1 or -2 (as replay_input) after printing why. */
 static int replay_run(const replay_args *a, const hf_config *cfg, const hf_engine *eng,
                       sink *k, FILE *dl)
 {
@@ -306,7 +350,7 @@ static int replay_run(const replay_args *a, const hf_config *cfg, const hf_engin
     int rc = a->input != NULL ? replay_input(a, cfg, eng, k, dl, &total, &customers)
                               : replay_topic(a, cfg, eng, k, dl, &total, &customers);
     if (rc != 0)
-        return -1;
+        return rc;
     if (k->failed) {
         fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed\n", a->output);
         return -1;
@@ -330,6 +374,9 @@ int hf_cmd_replay(int argc, char **argv)
     }
 
     hf_config cfg;
+    a.whatif.input = a.input;
+    a.whatif.config = a.config_path != NULL ? a.config_path : "the defaults";
+    a.whatif.quiet = a.quiet;
     int lrc = hf_cli_load_config(&cfg, a.config_path, a.xs, a.nxs);
     free(a.xs);
     if (lrc != 0) {
@@ -347,7 +394,8 @@ int hf_cmd_replay(int argc, char **argv)
         return orc;
     }
     FILE *dl = NULL;
-    int rc = dead_letters_open(&a, &dl) == 0 && replay_run(&a, &cfg, &eng, &k, dl) == 0 ? 0 : 1;
+    int rc = dead_letters_open(&a, &dl) != 0 ? 1 : replay_run(&a, &cfg, &eng, &k, dl);
+    rc = rc == -2 ? 2 : rc != 0 ? 1 : 0;
     rc = sinks_close(&a, &k, dl, rc);
     hf_config_destroy(&cfg);
     return rc;

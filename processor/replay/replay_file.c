@@ -226,11 +226,16 @@ static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *u
     }
     if (p->status == 0) {
         hf_stream_count_invalid(la->st);
+        for (size_t i = 0; i < r->nalso; i++)
+            hf_stream_count_invalid(r->also[i]);
         dead_letter(r->dead_letter, unit, p->unit, p->why,
                     strcmp(unit, "line") == 0 ? p->text.data : NULL, p->text.len, tmp);
         return 0;
     }
-    if (hf_stream_process(la->st, &p->e) != 0) {
+    int rc = hf_stream_process(la->st, &p->e);
+    for (size_t i = 0; i < r->nalso && rc == 0; i++)
+        rc = hf_stream_process_hashed(r->also[i], &p->e, p->h);
+    if (rc != 0) {
         snprintf(errstr, errstr_size, "out of memory at %s %llu", unit,
                  (unsigned long long)p->unit);
         return -1;
@@ -425,10 +430,11 @@ int hf_replay_file(const hf_file_replay *r, hf_stream *st, char *errstr,
     } else {
         rc = replay_json(r, st, &rd, &pg, errstr, errstr_size);
     }
-    if (rc == 0 && r->advance_to != HF_NO_CLOCK && hf_stream_advance(st, r->advance_to) != 0) {
-        snprintf(errstr, errstr_size, "out of memory advancing the clock (--advance-to)");
-        rc = -1;
-    }
+    for (size_t i = 0; i <= r->nalso && rc == 0 && r->advance_to != HF_NO_CLOCK; i++)
+        if (hf_stream_advance(i == 0 ? st : r->also[i - 1], r->advance_to) != 0) {
+            snprintf(errstr, errstr_size, "out of memory advancing the clock (--advance-to)");
+            rc = -1;
+        }
 out:
     progress_done(&pg);
     free(rd.buf);

@@ -20,11 +20,14 @@ typedef struct hf_file_replay {
     int32_t advance_to;       /* HF_NO_CLOCK: do not advance at the end */
     int has_stop;             /* stop before the first event after stop_after_day: */
     int32_t stop_after_day;   /* the input as it stood at the end of that day */
+    hf_stream *const *also;   /* more streams that get every event too (other */
+    size_t nalso;             /* configurations: `replay --compare`), or none */
 } hf_file_replay;
 
 /*
- * Runs the whole input through `st`. Returns 0, or -1 with errstr when the
- * input cannot be read (invalid events never stop the run).
+ * Runs the whole input through `st` (and each stream of r->also, after st,
+ * event by event). Returns 0, or -1 with errstr when the input cannot be
+ * read (invalid events never stop the run).
  */
 int hf_replay_file(const hf_file_replay *r, hf_stream *st, char *errstr,
                    size_t errstr_size);
