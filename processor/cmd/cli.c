@@ -5,7 +5,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "codec/codec_json.h"
 #include "config/config.h"
 #include "util/log.h"
 
@@ -31,6 +33,19 @@ int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     if (errno != 0 || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+int hf_cli_parse_day(const char *s, int32_t *day)
+{
+    int64_t ms;
+    char buf[64];
+    if (strlen(s) != 10)
+        return -1;
+    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+    if (hf_parse_rfc3339(buf, strlen(buf), &ms) != 0)
+        return -1;
+    *day = hf_event_day(ms);
     return 0;
 }
 

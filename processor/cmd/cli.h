@@ -30,6 +30,9 @@ int hf_cli_option_error(const char *cmd, int opt, char **argv);
 /* Parses a decimal integer in [min, max]: 0, or -1 for anything else. */
 int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Parses a day, YYYY-MM-DD (UTC), into a day number: 0, or -1. */
+int hf_cli_parse_day(const char *s, int32_t *day);
+
 /*
  * Loads the configuration (defaults, the file at path when not NULL, the
  * HIREFIRE_* environment, the -X overrides) and applies log.level and

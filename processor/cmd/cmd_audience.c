@@ -71,20 +71,6 @@ static void usage(FILE *out)
         "Exit status: 0 done, 1 the input or output failed, 2 usage or configuration error.\n");
 }
 
-/* Parses YYYY-MM-DD into a UTC day number. */
-static int parse_day(const char *s, int32_t *day)
-{
-    int64_t ms;
-    char buf[64];
-    if (strlen(s) != 10)
-        return -1;
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    if (hf_parse_rfc3339(buf, strlen(buf), &ms) != 0)
-        return -1;
-    *day = hf_event_day(ms);
-    return 0;
-}
-
 typedef struct args {
     const char *input, *output, *config;
     char *xs[256];
@@ -98,7 +84,7 @@ typedef struct args {
 
 static int day_option(const char *name, const char *value, int32_t *day)
 {
-    if (parse_day(value, day) == 0)
+    if (hf_cli_parse_day(value, day) == 0)
         return 0;
     fprintf(stderr, "hirefire audience: --%s wants a day as YYYY-MM-DD, got \"%s\"\n", name,
             value);

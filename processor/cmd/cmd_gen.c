@@ -53,13 +53,14 @@ static void gen_usage(FILE *out)
         "Exit status: 0 done, 1 the output failed, 2 usage or configuration error.\n");
 }
 
+/* A day, YYYY-MM-DD, as the ms of its start. */
 static int parse_date(const char *s, int64_t *ms)
 {
-    char buf[64];
-    if (strlen(s) != 10)
+    int32_t day;
+    if (hf_cli_parse_day(s, &day) != 0)
         return -1;
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    return hf_parse_rfc3339(buf, strlen(buf), ms);
+    *ms = (int64_t)day * HF_MS_PER_DAY;
+    return 0;
 }
 
 enum { OPT_START = 256, OPT_SCHEMA_ID };

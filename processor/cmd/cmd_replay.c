@@ -78,20 +78,6 @@ static void replay_usage(FILE *out)
     hf_config_print_help(out);
 }
 
-/* Parses YYYY-MM-DD into a UTC day number. */
-static int parse_day(const char *s, int32_t *day)
-{
-    int64_t ms;
-    char buf[64];
-    if (strlen(s) != 10)
-        return -1;
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    if (hf_parse_rfc3339(buf, strlen(buf), &ms) != 0)
-        return -1;
-    *day = hf_event_day(ms);
-    return 0;
-}
-
 typedef struct sink {
     FILE *out;
     hf_avro_writer *avro;
@@ -196,7 +182,7 @@ static int parse_args(int argc, char **argv, replay_args *a)
                 a->format);
         return 2;
     }
-    if (advance != NULL && parse_day(advance, &a->advance_day) != 0) {
+    if (advance != NULL && hf_cli_parse_day(advance, &a->advance_day) != 0) {
         fprintf(stderr, "hirefire replay: --advance-to must be a date YYYY-MM-DD, got \"%s\"\n",
                 advance);
         return 2;

@@ -5,6 +5,9 @@
   and the file is missing, the test fails; otherwise a missing binary skips.
 - `work_dir`: a fresh temporary directory (a pathlib.Path).
 - `source_dir`: the repository root ($HF_SOURCE_DIR or derived from this file).
+- `retail_events`: the Online Retail year as events (scripts/import), made
+  once a session from $HF_DATA_DIR, else <source>/../shared/data (skips
+  when the data set is not there).
 - after each test, `hirefire run` processes that a failed test left running
   (eos_helpers.Instance) are killed.
 
@@ -13,6 +16,7 @@ It also puts tests/model on sys.path, so tests can `import semantics_model`.
 
 import os
 import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -20,6 +24,7 @@ import pytest
 SOURCE_DIR = pathlib.Path(os.environ.get("HF_SOURCE_DIR") or
                           pathlib.Path(__file__).resolve().parents[2])
 MODEL_DIR = SOURCE_DIR / "tests" / "model"
+DATA_DIR = pathlib.Path(os.environ.get("HF_DATA_DIR") or SOURCE_DIR.parent / "shared" / "data")
 if str(MODEL_DIR) not in sys.path:
     sys.path.insert(0, str(MODEL_DIR))
 
@@ -46,6 +51,18 @@ def hirefire():
 @pytest.fixture(scope="session")
 def source_dir():
     return SOURCE_DIR
+
+
+@pytest.fixture(scope="session")
+def retail_events(tmp_path_factory):
+    data = DATA_DIR / "online_retail.csv.xz"
+    if not data.exists():
+        pytest.skip(f"real data not found: {data} (set HF_DATA_DIR)")
+    events = tmp_path_factory.mktemp("retail") / "retail.jsonl"
+    subprocess.run([str(SOURCE_DIR / "scripts" / "import"), "online-retail", "--input",
+                    str(data), "--output", str(events)], check=True, capture_output=True,
+                   timeout=300)
+    return events
 
 
 @pytest.fixture

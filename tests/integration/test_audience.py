@@ -14,7 +14,6 @@ import csv
 import datetime
 import io
 import json
-import os
 import subprocess
 
 import pytest
@@ -23,9 +22,6 @@ import gen_events
 import semantics_model
 from semantics_model import MS_PER_DAY, Behaviour
 
-SOURCE = os.environ.get("HF_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
-DATA = os.path.join(os.environ.get("HF_DATA_DIR") or os.path.join(SOURCE, "..", "shared", "data"),
-                    "online_retail.csv.xz")
 COLUMNS = ["behaviour", "customer_id", "status", "since", "orders", "items", "gross_minor",
            "returned_minor", "net_minor", "returns", "failing", "days_since_last_event"]
 RETAIL_BEHAVIOURS = [
@@ -151,15 +147,9 @@ def csv_rows(out):
 
 
 @pytest.fixture(scope="module")
-def retail(tmp_path_factory, source_dir):
-    if not os.path.exists(DATA):
-        pytest.skip(f"no data set at {DATA}")
-    d = tmp_path_factory.mktemp("retail")
-    events = d / "retail.jsonl"
-    subprocess.run([str(source_dir / "scripts" / "import"), "online-retail", "--input", DATA,
-                    "--output", str(events)], check=True, capture_output=True, timeout=300)
-    lines = events.read_text(encoding="utf-8").splitlines()
-    return events, source_dir / "config" / "hirefire.properties", lines
+def retail(retail_events, source_dir):
+    lines = retail_events.read_text(encoding="utf-8").splitlines()
+    return retail_events, source_dir / "config" / "hirefire.properties", lines
 
 
 # --- tests -------------------------------------------------------------------------

@@ -11,16 +11,12 @@ generated adversarial streams with random configurations.
 
 import csv
 import json
-import os
 import subprocess
 
 import pytest
 
 import gen_events
 
-DATA = os.path.join(os.environ.get("HF_DATA_DIR") or os.path.join(
-    os.environ.get("HF_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", ".."),
-    "..", "shared", "data"), "online_retail.csv.xz")
 B_CONFIG = ("behaviour.repeat.window_days=60\nbehaviour.repeat.min_orders=2\n"
             "behaviour.big.window_days=90\nbehaviour.big.min_orders=off\n"
             "behaviour.big.min_net_minor=100000\n")
@@ -136,16 +132,10 @@ def check(hirefire, events, config_a, config_b, tmp_path, advance=None):
 
 
 @pytest.fixture(scope="module")
-def retail(tmp_path_factory, source_dir):
-    if not os.path.exists(DATA):
-        pytest.skip(f"no data set at {DATA}")
-    d = tmp_path_factory.mktemp("retail")
-    events = d / "retail.jsonl"
-    subprocess.run([str(source_dir / "scripts" / "import"), "online-retail", "--input", DATA,
-                    "--output", str(events)], check=True, capture_output=True, timeout=300)
-    b = d / "b.properties"
+def retail(retail_events, source_dir, tmp_path_factory):
+    b = tmp_path_factory.mktemp("compare") / "b.properties"
     b.write_text(B_CONFIG)
-    return events, source_dir / "config" / "hirefire.properties", b
+    return retail_events, source_dir / "config" / "hirefire.properties", b
 
 
 def test_retail_a_60_day_repeat_and_a_big_spender_rule(hirefire, retail, tmp_path):

@@ -10,7 +10,6 @@ per configuration, and the numbers in its tables are the history's.
 import csv
 import datetime
 import html.parser
-import os
 import shutil
 import struct
 import subprocess
@@ -20,9 +19,6 @@ import pytest
 import semantics_model
 from semantics_model import MS_PER_DAY, Behaviour
 
-DATA = os.path.join(os.environ.get("HF_DATA_DIR") or os.path.join(
-    os.environ.get("HF_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", ".."),
-    "..", "shared", "data"), "online_retail.csv.xz")
 RETAIL = [
     Behaviour("repeat", window_days=90, min_orders=2),
     Behaviour("valuable", window_days=90, min_orders=None, min_net_minor=50000,
@@ -37,14 +33,8 @@ B_BEHAVIOURS = [Behaviour("repeat", window_days=60, min_orders=2),
 
 
 @pytest.fixture(scope="module")
-def retail(tmp_path_factory, source_dir):
-    if not os.path.exists(DATA):
-        pytest.skip(f"no data set at {DATA}")
-    d = tmp_path_factory.mktemp("retail")
-    events = d / "retail.jsonl"
-    subprocess.run([str(source_dir / "scripts" / "import"), "online-retail", "--input", DATA,
-                    "--output", str(events)], check=True, capture_output=True, timeout=300)
-    return events, source_dir / "config" / "hirefire.properties"
+def retail(retail_events, source_dir):
+    return retail_events, source_dir / "config" / "hirefire.properties"
 
 
 def model_history(behaviours, lines):
