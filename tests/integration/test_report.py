@@ -186,9 +186,18 @@ def test_the_report_renders_in_a_browser_with_the_history_numbers(hirefire, reta
     assert dom.series == {"repeat": ["A"], "valuable": ["A"], "loyal": ["A"]}
     assert dom.scripts == 0
     check_tables(dom, read_history(hist), "A", ["repeat", "valuable", "loyal"])
-    # A phone's width renders too.
+    # A phone's width renders too, and the page prints: a section a page or two.
     render(page, tmp_path / "phone.png", 390, 1600)
     assert png_size(tmp_path / "phone.png") == (390, 1600)
+    pdf = tmp_path / "report.pdf"
+    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
+                       capture_output=True, timeout=120, text=True)
+    assert p.returncode == 0, p.stderr
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
+    assert 3 <= pages <= 6, pages
 
 
 def test_a_compared_report_has_a_line_per_configuration(hirefire, retail, tmp_path):
