@@ -131,8 +131,12 @@ static void tap(hf_compare *c, int side, const hf_signal *s)
     if (!e->done && !c->oom) {
         hf_buf_reset(&c->buf);
         char *copy = NULL;
-        if (hf_json_encode_signal(s, &c->buf) != 0 || (copy = strdup(c->buf.data)) == NULL ||
-            queue_push(&e->q[side], copy) != 0) {
+        if (hf_json_encode_signal(s, &c->buf) != 0 || (copy = strdup(c->buf.data)) == NULL) {
+            c->oom = 1;
+        } else if (e->ia < 0 || e->ib < 0) {
+            e->first[side] = copy; /* one side only: its first signal is the difference */
+            e->done = 1;
+        } else if (queue_push(&e->q[side], copy) != 0) {
             free(copy);
             c->oom = 1;
         }

@@ -148,8 +148,18 @@ typedef struct lookahead {
     pending v[AHEAD];
     size_t head, n;
     hf_stream *st;
+    hf_stream *const *also; /* hf_file_replay.also: their stores are prefetched too */
+    size_t nalso;
     int stopped;     /* an event after hf_file_replay.stop_after_day came */
 } lookahead;
+
+/* Prefetches stage `stage` of the customer of hash h in every stream's store. */
+static void prefetch(const lookahead *la, uint64_t h, int stage)
+{
+    hf_memstore_prefetch(la->st->store, h, stage);
+    for (size_t i = 0; i < la->nalso; i++)
+        hf_memstore_prefetch(la->also[i]->store, h, stage);
+}
 
 static void lookahead_free(lookahead *la)
 {
@@ -181,14 +191,14 @@ static int lookahead_event(lookahead *la, pending *p, uint64_t unit)
     p->status = 1;
     p->unit = unit;
     p->h = hf_memstore_hash(p->e.customer_id, p->e.customer_id_len);
-    hf_memstore_prefetch(la->st->store, p->h, 0);
+    prefetch(la, p->h, 0);
     la->n++;
     for (int k = 0; k < 2; k++) {
         size_t back = k == 0 ? STAGE1 : STAGE2;
         if (la->n > back) {
             const pending *q = &la->v[(la->head + la->n - 1 - back) % AHEAD];
             if (q->status == 1)
-                hf_memstore_prefetch(la->st->store, q->h, k + 1);
+                prefetch(la, q->h, k + 1);
         }
     }
     return 0;
@@ -267,7 +277,7 @@ static int replay_json(const hf_file_replay *r, hf_stream *st, reader *rd,
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    lookahead la = {.st = st};
+    lookahead la = {.st = st, .also = r->also, .nalso = r->nalso};
     while (!la.stopped && (got = next_line(rd, &line, &len)) == 1) {
         lineno++;
         size_t k = 0;
@@ -322,7 +332,7 @@ static int replay_avro(const hf_file_replay *r, hf_stream *st, const char *path,
     hf_buf tmp = HF_BUF_INIT;
     uint64_t recno = 0;
     int rc = 0;
-    lookahead la = {.st = st};
+    lookahead la = {.st = st, .also = r->also, .nalso = r->nalso};
     while (!la.stopped) {
         if (la.n == AHEAD &&
             lookahead_apply(r, &la, "record", &tmp, errstr, errstr_size) != 0) {
