@@ -4,10 +4,12 @@
  * signals as JSON lines or an Avro container file. No server is needed for
  * files; state is in memory.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,7 +84,8 @@ typedef struct sink {
     FILE *out;
     hf_avro_writer *avro;
     hf_buf buf;
-    int failed;
+    int failed;   /* a signal could not be written: the replay stops */
+    int err_no;   /* why (0: out of memory; the Avro writer says its own) */
 } sink;
 
 static void emit_signal(void *opaque, const hf_signal *s)
@@ -96,13 +99,44 @@ static void emit_signal(void *opaque, const hf_signal *s)
         }
         return;
     }
+    if (k->failed)
+        return;
     hf_buf_reset(&k->buf);
     if (hf_json_encode_signal(s, &k->buf) != 0 || hf_buf_append(&k->buf, "\n", 1) != 0) {
         k->failed = 1;
+        k->err_no = 0;
         return;
     }
-    if (fwrite(k->buf.data, 1, k->buf.len, k->out) != k->buf.len)
+    if (fwrite(k->buf.data, 1, k->buf.len, k->out) != k->buf.len) {
         k->failed = 1;
+        k->err_no = errno;
+    }
+}
+
+/* Says why the signals could not be written (the Avro writer said it already). */
+static void signal_failure(const char *output, const sink *k)
+{
+    if (k->avro == NULL)
+        fprintf(stderr, "hirefire replay: cannot write signals to \"%s\": %s\n", output,
+                k->err_no != 0 ? strerror(k->err_no) : "out of memory");
+}
+
+/*
+ * Refuses an output that is the input file (the same device and inode):
+ * opening it for writing would truncate the input. Returns -1 to go on,
+ * or 2 after printing why.
+ */
+static int refuse_the_input(const char *input, const char *option, const char *path)
+{
+    struct stat in, out;
+    if (input == NULL || path == NULL || strcmp(input, "-") == 0 || strcmp(path, "-") == 0 ||
+        stat(input, &in) != 0 || stat(path, &out) != 0)
+        return -1;
+    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino)
+        return -1;
+    fprintf(stderr, "hirefire replay: %s \"%s\" is the input file; refusing to overwrite it\n",
+            option, path);
+    return 2;
 }
 
 /* The command line of `hirefire replay`. */
@@ -258,8 +292,10 @@ static int sinks_close(const replay_args *a, sink *k, FILE *dl, int rc)
     }
     if (k->out != NULL && k->out != stdout)
         fclose(k->out);
-    if (dl != NULL && dl != stderr)
-        fclose(dl);
+    if (dl != NULL && dl != stderr && fclose(dl) != 0 && rc == 0) {
+        fprintf(stderr, "hirefire replay: cannot write dead letters to \"%s\": %m\n", a->dl_path);
+        rc = 1;
+    }
     hf_buf_free(&k->buf);
     return rc;
 }
@@ -285,6 +321,8 @@ static int replay_input(const replay_args *a, const hf_config *cfg, const hf_eng
     hf_file_replay r = {
         .input = a->input,
         .dead_letter = dl,
+        .dead_letter_path = a->dl_path,
+        .abort = &k->failed,
         .progress = !a->quiet && cfg->replay_progress && isatty(STDERR_FILENO),
         .emit = emit,
         .opaque = opaque,
@@ -292,10 +330,14 @@ static int replay_input(const replay_args *a, const hf_config *cfg, const hf_eng
     };
     r.also = hf_whatif_streams(w, &r.nalso);
     int rc = hf_replay_file(&r, &st, err, sizeof(err));
-    if (rc != 0)
+    if (k->failed) {
+        signal_failure(a->output, k);
+        rc = -1;
+    } else if (rc != 0) {
         fprintf(stderr, "hirefire replay: %s\n", err);
-    else
+    } else {
         rc = hf_whatif_finish(w) != 0 ? -1 : 0;
+    }
     *total = st.stats;
     *customers = hf_memstore_count(st.store);
     hf_stream_destroy(&st);
@@ -338,7 +380,7 @@ static int replay_run(const replay_args *a, const hf_config *cfg, const hf_engin
     if (rc != 0)
         return rc;
     if (k->failed) {
-        fprintf(stderr, "hirefire replay: writing signals to \"%s\" failed\n", a->output);
+        signal_failure(a->output, k);
         return -1;
     }
     if (!a->quiet)
@@ -373,6 +415,17 @@ int hf_cmd_replay(int argc, char **argv)
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);
 
+    int same = refuse_the_input(a.input, "--output", a.output);
+    if (same < 0)
+        same = refuse_the_input(a.input, "--dead-letter", a.dl_path);
+    if (same < 0)
+        same = refuse_the_input(a.input, "--history", a.whatif.history);
+    if (same < 0)
+        same = refuse_the_input(a.input, "--report", a.whatif.report);
+    if (same >= 0) {
+        hf_config_destroy(&cfg);
+        return same;
+    }
     sink k = {0};
     int orc = output_open(&a, &k);
     if (orc >= 0) {

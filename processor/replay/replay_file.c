@@ -106,20 +106,32 @@ static void progress_done(progress *p)
         fprintf(stderr, "\r%60s\r", "");
 }
 
-static void dead_letter(FILE *dl, const char *unit, uint64_t n, const char *reason,
-                        const char *raw, size_t raw_len, hf_buf *tmp)
+/* Writes one dead letter; 0, or -1 with errstr (out of memory, a failed write). */
+static int dead_letter(const hf_file_replay *r, const char *unit, uint64_t n,
+                       const char *reason, const char *raw, size_t raw_len, hf_buf *tmp,
+                       char *errstr, size_t errstr_size)
 {
-    if (dl == NULL)
-        return;
+    if (r->dead_letter == NULL)
+        return 0;
     hf_buf_reset(tmp);
-    hf_buf_printf(tmp, "{\"%s\":%llu,\"reason\":", unit, (unsigned long long)n);
-    hf_json_append_string(tmp, reason, strlen(reason));
+    int rc = hf_buf_printf(tmp, "{\"%s\":%llu,\"reason\":", unit, (unsigned long long)n);
+    rc |= hf_json_append_string(tmp, reason, strlen(reason));
     if (raw != NULL) {
-        hf_buf_puts(tmp, ",\"raw\":");
-        hf_json_append_string(tmp, raw, raw_len);
+        rc |= hf_buf_puts(tmp, ",\"raw\":");
+        rc |= hf_json_append_string(tmp, raw, raw_len);
     }
-    hf_buf_puts(tmp, "}\n");
-    fwrite(tmp->data, 1, tmp->len, dl);
+    rc |= hf_buf_puts(tmp, "}\n");
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "out of memory writing the dead letter of %s %llu", unit,
+                 (unsigned long long)n);
+        return -1;
+    }
+    if (fwrite(tmp->data, 1, tmp->len, r->dead_letter) != tmp->len) {
+        snprintf(errstr, errstr_size, "cannot write dead letters to \"%s\": %s",
+                 r->dead_letter_path != NULL ? r->dead_letter_path : "-", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /*--- Look-ahead --------------------------------------------------------------*/
@@ -230,6 +242,10 @@ static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *u
     la->n--;
     if (la->stopped)
         return 0;
+    if (r->abort != NULL && *r->abort) {
+        snprintf(errstr, errstr_size, "the output failed");
+        return -1;
+    }
     if (r->has_stop && p->status == 1 && hf_event_day(p->e.event_time) > r->stop_after_day) {
         la->stopped = 1;
         return 0;
@@ -238,9 +254,9 @@ static int lookahead_apply(const hf_file_replay *r, lookahead *la, const char *u
         hf_stream_count_invalid(la->st);
         for (size_t i = 0; i < r->nalso; i++)
             hf_stream_count_invalid(r->also[i]);
-        dead_letter(r->dead_letter, unit, p->unit, p->why,
-                    strcmp(unit, "line") == 0 ? p->text.data : NULL, p->text.len, tmp);
-        return 0;
+        return dead_letter(r, unit, p->unit, p->why,
+                           strcmp(unit, "line") == 0 ? p->text.data : NULL, p->text.len, tmp,
+                           errstr, errstr_size);
     }
     int rc = hf_stream_process(la->st, &p->e);
     for (size_t i = 0; i < r->nalso && rc == 0; i++)

@@ -14,6 +14,9 @@
 typedef struct hf_file_replay {
     const char *input;        /* path or "-" */
     FILE *dead_letter;        /* may be NULL: invalid events only counted */
+    const char *dead_letter_path; /* its name, for error texts */
+    const int *abort;         /* may be NULL; set: the run stops at the next event
+                                 (e.g. the signal output failed) */
     int progress;             /* print a progress line to stderr */
     hf_signal_fn emit;
     void *opaque;
