@@ -240,7 +240,8 @@ static int write_list(const char *dir, const char *name, const char *what, ids *
         snprintf(errstr, errstr_size, "cannot write \"%s\": %s", path, strerror(errno));
         return -1;
     }
-    qsort(l->v, l->n, sizeof(*l->v), by_id);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), by_id);
     hf_buf b = HF_BUF_INIT;
     int rc = hf_buf_puts(&b, "customer_id\n");
     for (size_t i = 0; i < l->n && rc == 0; i++) {
