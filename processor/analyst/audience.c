@@ -16,6 +16,7 @@
 
 #include "core/behaviour.h"
 #include "util/buf.h"
+#include "util/csv.h"
 #include "util/json_str.h"
 
 #define NONE INT64_MIN
@@ -269,20 +270,6 @@ static const char *const columns =
     "behaviour,customer_id,status,since,orders,items,gross_minor,returned_minor,"
     "net_minor,returns,failing,days_since_last_event\n";
 
-/* RFC 4180: a field with a comma, a quote or a line break goes in quotes,
- * its quotes doubled. */
-static int csv_field(hf_buf *b, const char *s, size_t len)
-{
-    if (strcspn(s, ",\"\r\n") >= len && memchr(s, '\0', len) == NULL)
-        return hf_buf_append(b, s, len);
-    if (hf_buf_append(b, "\"", 1) != 0)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if ((s[i] == '"' && hf_buf_append(b, "\"", 1) != 0) || hf_buf_append(b, s + i, 1) != 0)
-            return -1;
-    return hf_buf_append(b, "\"", 1);
-}
-
 /* An effective time as 2011-12-09T12:50:00.000Z. */
 static void format_time(int64_t ms, char *out, size_t size)
 {
@@ -322,9 +309,9 @@ static int write_row(hf_buf *b, const hf_audience *a, uint32_t beh, const row *r
     int csv = a->q.format == HF_AUDIENCE_CSV;
     int rc = 0;
     if (csv) {
-        rc |= csv_field(b, bd->name, strlen(bd->name));
+        rc |= hf_csv_append_field(b, bd->name, strlen(bd->name));
         rc |= hf_buf_append(b, ",", 1);
-        rc |= csv_field(b, r->c->id, r->c->id_len);
+        rc |= hf_csv_append_field(b, r->c->id, r->c->id_len);
         rc |= hf_buf_printf(b, ",%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
                                ",%" PRId64 ",",
                             status, since, m.orders, m.items, m.gross_minor, m.returned_minor,

@@ -12,6 +12,7 @@
 
 #include "codec/codec_json.h"
 #include "util/buf.h"
+#include "util/csv.h"
 #include "util/json_str.h"
 
 /* Signals of one side not yet compared: their JSON, signal_id first. */
@@ -245,17 +246,8 @@ static int write_list(const char *dir, const char *name, const char *what, ids *
     hf_buf b = HF_BUF_INIT;
     int rc = hf_buf_puts(&b, "customer_id\n");
     for (size_t i = 0; i < l->n && rc == 0; i++) {
-        const hf_customer *cu = l->v[i];
-        if (strcspn(cu->id, ",\"\r\n") < cu->id_len) {
-            rc |= hf_buf_append(&b, "\"", 1);
-            for (size_t k = 0; k < cu->id_len; k++)
-                rc |= (cu->id[k] == '"' ? hf_buf_append(&b, "\"\"", 2)
-                                        : hf_buf_append(&b, cu->id + k, 1));
-            rc |= hf_buf_append(&b, "\"\n", 2);
-        } else {
-            rc |= hf_buf_append(&b, cu->id, cu->id_len);
-            rc |= hf_buf_append(&b, "\n", 1);
-        }
+        rc |= hf_csv_append_field(&b, l->v[i]->id, l->v[i]->id_len);
+        rc |= hf_buf_append(&b, "\n", 1);
     }
     int err = rc != 0 ? ENOMEM : 0;
     if (err == 0 && fwrite(b.data, 1, b.len, f) != b.len)

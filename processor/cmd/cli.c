@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "codec/codec_json.h"
 #include "config/config.h"
@@ -34,6 +35,20 @@ int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int hf_cli_refuse_input(const char *cmd, const char *input, const char *option,
+                        const char *path)
+{
+    struct stat in, out;
+    if (input == NULL || path == NULL || strcmp(input, "-") == 0 || strcmp(path, "-") == 0 ||
+        stat(input, &in) != 0 || stat(path, &out) != 0)
+        return -1;
+    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino)
+        return -1;
+    fprintf(stderr, "hirefire %s: %s \"%s\" is the input file; refusing to overwrite it\n", cmd,
+            option, path);
+    return 2;
 }
 
 int hf_cli_parse_day(const char *s, int32_t *day)

@@ -30,6 +30,15 @@ int hf_cli_option_error(const char *cmd, int opt, char **argv);
 /* Parses a decimal integer in [min, max]: 0, or -1 for anything else. */
 int hf_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * Refuses an output path that is the input file (the same device and inode,
+ * under any name): opening it for writing would truncate the input. Returns
+ * -1 to go on (also when either is "-", NULL or does not exist yet), or 2
+ * after printing "hirefire <cmd>: <option> "<path>" is the input file; ...".
+ */
+int hf_cli_refuse_input(const char *cmd, const char *input, const char *option,
+                        const char *path);
+
 /* Parses a day, YYYY-MM-DD (UTC), into a day number: 0, or -1. */
 int hf_cli_parse_day(const char *s, int32_t *day);
 

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "analyst/audience.h"
@@ -221,14 +220,9 @@ static FILE *open_output(const args *a, int *rc)
 {
     if (a->output == NULL || strcmp(a->output, "-") == 0)
         return stdout;
-    struct stat in, out;
-    if (strcmp(a->input, "-") != 0 && stat(a->input, &in) == 0 && stat(a->output, &out) == 0 &&
-        in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
-        fprintf(stderr, "hirefire audience: --output \"%s\" is the input file; refusing to "
-                        "overwrite it\n", a->output);
-        *rc = 2;
+    if ((*rc = hf_cli_refuse_input("audience", a->input, "--output", a->output)) > 0)
         return NULL;
-    }
+    *rc = 0;
     FILE *f = fopen(a->output, "w");
     if (f == NULL) {
         fprintf(stderr, "hirefire audience: cannot open output \"%s\": %s\n", a->output,

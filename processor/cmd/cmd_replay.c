@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,23 +120,6 @@ static void signal_failure(const char *output, const sink *k)
                 k->err_no != 0 ? strerror(k->err_no) : "out of memory");
 }
 
-/*
- * Refuses an output that is the input file (the same device and inode):
- * opening it for writing would truncate the input. Returns -1 to go on,
- * or 2 after printing why.
- */
-static int refuse_the_input(const char *input, const char *option, const char *path)
-{
-    struct stat in, out;
-    if (input == NULL || path == NULL || strcmp(input, "-") == 0 || strcmp(path, "-") == 0 ||
-        stat(input, &in) != 0 || stat(path, &out) != 0)
-        return -1;
-    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino)
-        return -1;
-    fprintf(stderr, "hirefire replay: %s \"%s\" is the input file; refusing to overwrite it\n",
-            option, path);
-    return 2;
-}
 
 /* The command line of `hirefire replay`. */
 typedef struct replay_args {
@@ -415,13 +397,13 @@ int hf_cmd_replay(int argc, char **argv)
     hf_engine eng;
     hf_engine_init(&eng, cfg.behaviours, cfg.nbehaviours);
 
-    int same = refuse_the_input(a.input, "--output", a.output);
+    int same = hf_cli_refuse_input("replay", a.input, "--output", a.output);
     if (same < 0)
-        same = refuse_the_input(a.input, "--dead-letter", a.dl_path);
+        same = hf_cli_refuse_input("replay", a.input, "--dead-letter", a.dl_path);
     if (same < 0)
-        same = refuse_the_input(a.input, "--history", a.whatif.history);
+        same = hf_cli_refuse_input("replay", a.input, "--history", a.whatif.history);
     if (same < 0)
-        same = refuse_the_input(a.input, "--report", a.whatif.report);
+        same = hf_cli_refuse_input("replay", a.input, "--report", a.whatif.report);
     if (same >= 0) {
         hf_config_destroy(&cfg);
         return same;
